@@ -1,0 +1,35 @@
+# ts-toolkit developer loop. `make demo` and `make test` work on a fresh clone.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PIP    := $(BIN)/python -m pip
+
+.PHONY: all venv demo test bench lint clean
+
+all: test
+
+$(STAMP): pyproject.toml constraints.txt examples/stanton-sphere/pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -c constraints.txt -e ".[test]" -e examples/stanton-sphere
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: venv
+	$(BIN)/ts-toolkit demo
+
+test: venv
+	$(BIN)/python -m pytest
+
+bench: venv
+	$(BIN)/python -m pytest -m slow
+	$(BIN)/python scripts/bench.py
+
+lint: venv
+	$(BIN)/ruff check src plugins tests examples scripts
+	$(BIN)/ruff format --check src plugins tests examples scripts
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache build src/*.egg-info

@@ -1,0 +1,139 @@
+"""The ``ts-toolkit`` command line (typer).
+
+Module-level imports stay light (typer, rich): ``ts-toolkit plugins`` and ``--help`` must
+not pay for numpy/xarray/torch/echopype. Each command imports what it needs.
+
+A user error (:class:`~ts_toolkit.errors.TsToolkitError`) prints ``error: <message>`` on
+one line to stderr and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from . import __version__
+from .errors import InputFileError, TsToolkitError
+
+app = typer.Typer(
+    name="ts-toolkit",
+    help="Broadband target-strength spectra: simulate, learn, and classify EK80 targets.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+console = Console()
+err_console = Console(stderr=True)
+
+EXIT_USER_ERROR = 2
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        console.print(f"ts-toolkit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version_callback, is_eager=True,
+                     help="Show the version and exit."),
+    ] = False,
+) -> None:
+    """Broadband target-strength spectra: simulate, learn, and classify EK80 targets."""
+
+
+def require_file(path: Path) -> Path:
+    """``path`` if it is an existing readable file, else a one-line InputFileError."""
+    if not path.exists():
+        raise InputFileError(f"file not found: {path}")
+    if not path.is_file():
+        raise InputFileError(f"not a file: {path}")
+    try:
+        with path.open("rb") as fh:
+            fh.read(1)
+    except OSError as exc:
+        raise InputFileError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    return path
+
+
+@app.command("plugins")
+def plugins_command() -> None:
+    """List installed plugins: simulators, classifiers and sources."""
+    from rich.table import Table
+
+    from .plugins import list_plugins
+
+    table = Table(title="ts-toolkit plugins")
+    for column in ("name", "kind", "plugin", "package", "version"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("description")
+    entries = list_plugins()
+    for e in entries:
+        table.add_row(e.name, e.kind, e.plugin, e.package, e.version, e.description)
+    console.print(table)
+    if not entries:
+        console.print("no plugins installed")
+
+
+def _not_yet(command: str) -> None:
+    raise TsToolkitError(f"'{command}' is not available in this version of ts-toolkit yet")
+
+
+@app.command("train")
+def train_command(
+    data: Annotated[Path, typer.Argument(help="Spectra NetCDF file from `simulate`.")],
+) -> None:
+    """Train a classifier on simulated spectra (not available yet)."""
+    require_file(data)
+    _not_yet("train")
+
+
+@app.command("evaluate")
+def evaluate_command(
+    data: Annotated[Path, typer.Argument(help="Spectra NetCDF file.")],
+) -> None:
+    """Compare trained models on the test split (not available yet)."""
+    require_file(data)
+    _not_yet("evaluate")
+
+
+@app.command("predict")
+def predict_command(
+    raw: Annotated[Path, typer.Argument(help="EK80 .raw file.")],
+) -> None:
+    """Detect single targets in an EK80 file and classify them (not available yet)."""
+    require_file(raw)
+    _not_yet("predict")
+
+
+@app.command("batch")
+def batch_command(
+    inputs: Annotated[list[Path], typer.Argument(help="Files, directories or globs.")],
+) -> None:
+    """Process a whole cruise of EK80 files (not available yet)."""
+    _not_yet("batch")
+
+
+def main() -> None:
+    """Console-script entry point: run the app, turning user errors into one line."""
+    try:
+        app()
+    except TsToolkitError as exc:
+        message = " ".join(str(exc).split())
+        err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(EXIT_USER_ERROR)
+    except KeyboardInterrupt:
+        err_console.print("error: interrupted", markup=False, highlight=False)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

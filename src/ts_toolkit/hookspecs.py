@@ -1,0 +1,44 @@
+"""pluggy hook specifications.
+
+A plugin is a module (or object) with functions decorated by :data:`hookimpl`. Each hook
+receives a ``register`` callable, the pattern of simonw's ``llm``::
+
+    from ts_toolkit import hookimpl
+
+    @hookimpl
+    def register_simulators(register):
+        register(MySimulator)
+
+``register`` takes a *class* (a factory): ts-toolkit instantiates it when the plugin is
+asked for by name, so registering costs nothing and listing plugins never imports heavy
+libraries (torch, echopype) as long as the plugin module itself imports them lazily.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pluggy
+
+PROJECT_NAME = "ts_toolkit"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+Register = Callable[[Any], None]
+
+
+@hookspec
+def register_simulators(register: Register) -> None:
+    """Register Simulator classes (see :class:`ts_toolkit.interfaces.Simulator`)."""
+
+
+@hookspec
+def register_classifiers(register: Register) -> None:
+    """Register Classifier classes (see :class:`ts_toolkit.interfaces.Classifier`)."""
+
+
+@hookspec
+def register_sources(register: Register) -> None:
+    """Register Source classes (see :class:`ts_toolkit.interfaces.Source`)."""

@@ -1,0 +1,29 @@
+"""Shared test fixtures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    """The project's ../shared folder; tests needing it skip with a reason when absent."""
+    if not SHARED.is_dir():
+        pytest.skip(f"shared reference folder not found at {SHARED}")
+    return SHARED
+
+
+@pytest.fixture(autouse=True)
+def _fresh_plugin_registry(monkeypatch):
+    """Each test starts with a registry freshly loaded from entry points."""
+    from ts_toolkit import plugins
+
+    monkeypatch.delenv(plugins.ENV_VAR, raising=False)
+    plugins.reset_registry()
+    yield
+    plugins.reset_registry()

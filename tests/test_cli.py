@@ -1,0 +1,73 @@
+"""Command line: version, plugins listing, one-line errors with exit status 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+
+def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "ts_toolkit.cli", *args],
+        capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+    )
+
+
+def test_version():
+    from ts_toolkit import __version__
+
+    r = run_cli("--version")
+    assert r.returncode == 0
+    assert __version__ in r.stdout
+
+
+def test_plugins_lists_builtin_and_example_fast_and_without_heavy_imports():
+    code = (
+        "import sys, time; t=time.perf_counter();"
+        "from ts_toolkit.cli import app;"
+        "import typer.testing as tt;"
+        "r = tt.CliRunner().invoke(app, ['plugins'], terminal_width=200);"
+        "print(r.output);"
+        "heavy = ('torch', 'echopype', 'sklearn', 'numba');"
+        "print('HEAVY', sorted(m for m in heavy if m in sys.modules));"
+        "print('ELAPSED', time.perf_counter()-t)"
+    )
+    t0 = time.perf_counter()
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    wall = time.perf_counter() - t0
+    assert r.returncode == 0, r.stderr
+    assert "stanton-sphere" in r.stdout
+    assert "HEAVY []" in r.stdout
+    assert wall < 2.0, f"ts-toolkit plugins took {wall:.2f} s"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "missing.nc"], "error: file not found: missing.nc"),
+        (["predict", "missing.raw"], "error: file not found: missing.raw"),
+    ],
+)
+def test_user_errors_are_one_line_exit_2(args, message):
+    r = run_cli(*args)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert lines == [message], r.stderr
+
+
+def test_unreadable_file_is_one_line_error(tmp_path):
+    d = tmp_path / "adir.nc"
+    d.mkdir()
+    r = run_cli("train", str(d))
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [f"error: not a file: {d}"]
+
+
+def test_help_everywhere():
+    for cmd in ([], ["plugins"], ["train"], ["evaluate"], ["predict"], ["batch"]):
+        r = run_cli(*cmd, "--help")
+        assert r.returncode == 0, (cmd, r.stderr)
+        assert "Usage" in r.stdout
