@@ -11,7 +11,7 @@ import pytest
 
 def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "ts_toolkit.cli", *args],
+        [sys.executable, "-m", "ts_toolkit", *args],
         capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
     )
 
@@ -27,7 +27,7 @@ def test_version():
 def test_plugins_lists_builtin_and_example_fast_and_without_heavy_imports():
     code = (
         "import sys, time; t=time.perf_counter();"
-        "from ts_toolkit.cli import app;"
+        "from ts_toolkit.cli import app, _register_commands; _register_commands();"
         "import typer.testing as tt;"
         "r = tt.CliRunner().invoke(app, ['plugins'], terminal_width=200);"
         "print(r.output);"

@@ -83,48 +83,15 @@ def plugins_command() -> None:
         console.print("no plugins installed")
 
 
-def _not_yet(command: str) -> None:
-    raise TsToolkitError(f"'{command}' is not available in this version of ts-toolkit yet")
-
-
-@app.command("train")
-def train_command(
-    data: Annotated[Path, typer.Argument(help="Spectra NetCDF file from `simulate`.")],
-) -> None:
-    """Train a classifier on simulated spectra (not available yet)."""
-    require_file(data)
-    _not_yet("train")
-
-
-@app.command("evaluate")
-def evaluate_command(
-    data: Annotated[Path, typer.Argument(help="Spectra NetCDF file.")],
-) -> None:
-    """Compare trained models on the test split (not available yet)."""
-    require_file(data)
-    _not_yet("evaluate")
-
-
-@app.command("predict")
-def predict_command(
-    raw: Annotated[Path, typer.Argument(help="EK80 .raw file.")],
-) -> None:
-    """Detect single targets in an EK80 file and classify them (not available yet)."""
-    require_file(raw)
-    _not_yet("predict")
-
-
-@app.command("batch")
-def batch_command(
-    inputs: Annotated[list[Path], typer.Argument(help="Files, directories or globs.")],
-) -> None:
-    """Process a whole cruise of EK80 files (not available yet)."""
-    _not_yet("batch")
+def _register_commands() -> None:
+    """Import the command modules; each adds its commands to :data:`app`."""
+    from .commands import apply_cmds, learn_cmds, simulate_cmds  # noqa: F401
 
 
 def main() -> None:
     """Console-script entry point: run the app, turning user errors into one line."""
     try:
+        _register_commands()
         app()
     except TsToolkitError as exc:
         message = " ".join(str(exc).split())
@@ -133,7 +100,3 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("error: interrupted", markup=False, highlight=False)
         sys.exit(130)
-
-
-if __name__ == "__main__":
-    main()

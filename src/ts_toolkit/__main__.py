@@ -1,0 +1,5 @@
+"""``python -m ts_toolkit``: the ts-toolkit command line."""
+
+from .cli import main
+
+main()

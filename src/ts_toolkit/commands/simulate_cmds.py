@@ -1,0 +1,3 @@
+"""``simulate``, ``plot-spectra`` and ``demo``."""
+
+from __future__ import annotations
