@@ -1,0 +1,1 @@
+"""Built-in classic plugin (registers nothing yet)."""

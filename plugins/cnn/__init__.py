@@ -1,0 +1,1 @@
+"""Built-in cnn plugin (registers nothing yet)."""

@@ -1,0 +1,1 @@
+"""Built-in ek80 plugin (registers nothing yet)."""

@@ -1,0 +1,1 @@
+"""Prolate spheroid plugin (in progress)."""
