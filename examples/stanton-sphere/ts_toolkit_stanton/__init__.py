@@ -2,11 +2,12 @@
 
 Stanton, T. K. (1989), J. Acoust. Soc. Am. 86:1499-1510, eq. for a fluid sphere:
 
-    sigma_bs = a² (ka)⁴ A² G / (1 + 4 (ka)⁴ A² / (R² F))
+    sigma_bs = a² (ka)⁴ A² / (1 + 4 (ka)⁴ A² / (R² F))
 
 with A = (1 - g h²)/(3 g h²) + (1 - g)/(1 + 2 g), R = (g h - 1)/(g h + 1),
-F = 40 (ka)^-0.4, G = 1 - 0.8 ka exp(-2.5 (ka - 2.25)²); g = rho_s/rho_w, h = c_s/c_w.
-An approximation (it smooths the resonance structure), good to a few dB.
+F = 40 (ka)^-0.4; g = rho_s/rho_w, h = c_s/c_w. Stanton's empirical null-correction factor
+G is left out (G = 1): this is the plain high-pass form, which joins the Rayleigh limit
+at low ka to a geometric-like decay R² a² F/4 at high ka and smooths all resonance structure.
 """
 
 from __future__ import annotations
@@ -42,8 +43,7 @@ class StantonSphere:
         big_a = (1 - g * h**2) / (3 * g * h**2) + (1 - g) / (1 + 2 * g)
         r = (g * h - 1) / (g * h + 1)
         big_f = 40.0 * ka**-0.4
-        big_g = 1 - 0.8 * ka * np.exp(-2.5 * (ka - 2.25) ** 2)
-        sigma = a**2 * ka**4 * big_a**2 * big_g / (1 + 4 * ka**4 * big_a**2 / (r**2 * big_f))
+        sigma = a**2 * ka**4 * big_a**2 / (1 + 4 * ka**4 * big_a**2 / (r**2 * big_f))
         out = 10 * np.log10(sigma)
         return out[0] if scalar else out
 

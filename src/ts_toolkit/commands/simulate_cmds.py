@@ -1,3 +1,111 @@
 """``simulate``, ``plot-spectra`` and ``demo``."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..cli import app, console, err_console, require_file
+from ..errors import TsToolkitError
+
+
+@app.command("simulate")
+def simulate_command(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output spectra NetCDF file.")],
+    n: Annotated[int | None, typer.Option(
+        help="Total number of spectra, split over the kinds in proportion "
+             "(default: the space's counts; Table I: 30,000).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default 1).")] = None,
+    space: Annotated[Path | None, typer.Option(
+        help="Parameter-space TOML file (default: the paper's Table I).")] = None,
+    simulator: Annotated[str, typer.Option(help="Simulator plugin name.")] = "prolate-spheroid",
+    scheduler: Annotated[str | None, typer.Option(
+        help="'processes' (default local dask cluster), 'threads', 'synchronous', "
+             "or a dask.distributed scheduler address.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Local workers (default: CPUs).")] = None,
+    chunk_size: Annotated[int, typer.Option(help="Spectra per task.")] = 50,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
+) -> None:
+    """Simulate a training dataset of TS(f) spectra (resumable: re-run the same command)."""
+    from ..parameters import load_space, table1_space
+    from ..simulate import simulate
+
+    ps = load_space(space) if space is not None else table1_space()
+    if n is not None:
+        ps = ps.with_total(n)
+    if seed is None:
+        seed = int(ps.extra.get("seed", 1))
+    console.print(
+        f"simulating {ps.n_targets} spectra ({', '.join(f'{k.count} {k.kind}' for k in ps.kinds)})"
+        f" on {ps.frequency.size} frequencies {ps.frequency[0] / 1e3:g}-"
+        f"{ps.frequency[-1] / 1e3:g} kHz with {simulator!r}, seed {seed}"
+    )
+    try:
+        report = simulate(ps, out, seed=seed, simulator=simulator, chunk_size=chunk_size,
+                          scheduler=scheduler, workers=workers, overwrite=overwrite)
+    except KeyboardInterrupt:
+        raise TsToolkitError(
+            "interrupted; finished chunks are kept - re-run the same command to resume"
+        ) from None
+    rate = report.computed_chunks and (report.n_targets / max(report.wall_time_s, 1e-9))
+    console.print(
+        f"wrote {report.out}: {report.n_targets} spectra in {report.wall_time_s:.1f} s "
+        f"with {report.workers} workers ({report.resumed_chunks} of {report.n_chunks} chunks "
+        f"resumed from an earlier run); {report.n_nan_spectra} spectra contain NaN"
+        + (f"; {rate:.2f} spectra/s" if report.resumed_chunks == 0 else "")
+    )
+    if report.n_warnings:
+        err_console.print(f"warning: the simulator raised {report.n_warnings} distinct "
+                          "warnings (stored in the file's attrs)")
+    if not report.ok:
+        n_failed = sum(f["targets"][1] - f["targets"][0] + 1 for f in report.failures)
+        raise TsToolkitError(
+            f"completed with failures: {n_failed} targets in {len(report.failures)} chunks "
+            f"failed (first error: {report.failures[0]['error']}); details in "
+            f"{report.out.name}.parts/failures.json - re-run the same command to retry them"
+        )
+
+
+@app.command("plot-spectra")
+def plot_spectra_command(
+    data: Annotated[Path, typer.Argument(help="Spectra NetCDF file.")],
+    n: Annotated[int, typer.Option(help="Spectra to draw per target kind.")] = 6,
+    out: Annotated[Path | None, typer.Option(help="PNG file (default: DATA with .png).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for choosing the spectra.")] = 0,
+) -> None:
+    """Draw TS(f) of a few gas- and liquid-filled targets (the paper's Figure 1) to PNG."""
+    from ..plotting import plot_spectra
+    from ..spectra import read_spectra
+
+    ds = read_spectra(require_file(data))
+    path = plot_spectra(ds, out or data.with_suffix(".png"), n=n, seed=seed)
+    console.print(f"wrote {path}")
+
+
+@app.command("demo")
+def demo_command(
+    out_dir: Annotated[Path, typer.Option(help="Folder for the demo's files.")] = Path("demo-out"),
+    n: Annotated[int, typer.Option(help="Spectra to simulate.")] = 40,
+) -> None:
+    """Run the main job on built-in defaults: simulate a small Table I sample and plot it."""
+    from ..parameters import table1_space
+    from ..plotting import plot_spectra
+    from ..plugins import registry
+    from ..simulate import simulate
+    from ..spectra import read_spectra
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    simulators = registry().entries("simulator")
+    name = "prolate-spheroid" if "prolate-spheroid" in simulators else None
+    if name is None:
+        raise TsToolkitError("the demo needs the 'prolate-spheroid' simulator plugin")
+    data = out_dir / "demo-spectra.nc"
+    console.rule("1. simulate a small Table I sample")
+    report = simulate(table1_space().with_total(n), data, seed=1, simulator=name,
+                      scheduler="processes", workers=None, overwrite=True, chunk_size=5)
+    console.print(f"wrote {data}: {report.n_targets} spectra in {report.wall_time_s:.1f} s")
+    console.rule("2. look at them")
+    png = plot_spectra(read_spectra(data), out_dir / "demo-spectra.png", n=6)
+    console.print(f"wrote {png}")

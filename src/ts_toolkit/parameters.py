@@ -1,0 +1,310 @@
+"""Parameter spaces for simulated training data and their seeded sampling.
+
+The default space is Table I of the paper: gas- and liquid-filled prolate spheroids,
+15,000 of each, on 10-260 kHz in 0.5 kHz steps (501 frequencies). A space is described
+per target kind by distributions of the equivalent spherical radius ``Req`` (m), aspect
+ratio ``alpha``, density ``rho_s`` (kg/m³), sound speed ``c_s`` (m/s) and incident angle
+``theta`` (deg); the semi-axes follow as ``b = Req / alpha**(1/3)`` and ``a = alpha * b``.
+
+A user describes another space in TOML (see :func:`load_space` and docs/simulate.md)::
+
+    seed = 1                                  # optional default seed
+    [frequency]
+    bands = "34-45,55-90,90-170,160-260 kHz"  # or start/stop (kHz)
+    step = 0.5                                # kHz
+    [water]
+    rho = 1027.0                              # kg/m³
+    c = 1500.0                                # m/s
+    [kinds.gas]
+    count = 1000
+    Req = { min = 0.1e-3, max = 5e-3 }        # m
+    alpha = { min = 1.05, max = 8, distribution = "log-uniform" }
+    rho_s = { min = 2, max = 80 }
+    c_s = 343.0                               # a fixed value
+    theta = { min = 0.01, max = 90 }
+    [kinds.liquid]
+    rho_s = { min = 1.01, max = 1.07, relative = true }   # × water density
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import InputFileError, InvalidParameterError
+
+WATER_DENSITY = 1027.0  # kg/m³
+WATER_SOUND_SPEED = 1500.0  # m/s
+GAS_SOUND_SPEED = 343.0  # m/s
+
+# Order in which parameters are drawn: part of the reproducibility contract.
+SAMPLED_PARAMETERS = ("Req", "alpha", "rho_s", "c_s", "theta")
+PARAMETER_UNITS = {"Req": "m", "alpha": "1", "rho_s": "kg m-3", "c_s": "m s-1", "theta": "degree"}
+DISTRIBUTIONS = ("uniform", "log-uniform")
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """A fixed value (``minimum == maximum``) or a uniform / log-uniform range.
+
+    ``relative`` ranges are multiples of the water value (``rho_s`` of ``rho_w``, ``c_s``
+    of ``c_w``).
+    """
+
+    minimum: float
+    maximum: float
+    distribution: str = "uniform"
+    relative: bool = False
+
+    def __post_init__(self) -> None:
+        if self.distribution not in DISTRIBUTIONS:
+            raise InvalidParameterError(
+                f"distribution {self.distribution!r} unknown; use one of {DISTRIBUTIONS}"
+            )
+        if not (np.isfinite(self.minimum) and np.isfinite(self.maximum)):
+            raise InvalidParameterError("distribution bounds must be finite")
+        if self.maximum < self.minimum:
+            raise InvalidParameterError(
+                f"distribution min {self.minimum:g} is larger than max {self.maximum:g}"
+            )
+        if self.distribution == "log-uniform" and self.minimum <= 0:
+            raise InvalidParameterError("a log-uniform distribution needs min > 0")
+
+    @classmethod
+    def fixed(cls, value: float) -> Distribution:
+        return cls(float(value), float(value))
+
+    def sample(self, rng: np.random.Generator, n: int, scale: float = 1.0) -> np.ndarray:
+        """``n`` draws (always consuming ``n`` uniforms, even for a fixed value)."""
+        u = rng.random(n)
+        lo, hi = self.minimum, self.maximum
+        if self.distribution == "log-uniform":
+            values = np.exp(np.log(lo) + u * (np.log(hi) - np.log(lo)))
+        else:
+            values = lo + u * (hi - lo)
+        return values * (scale if self.relative else 1.0)
+
+
+@dataclass(frozen=True)
+class KindSpace:
+    """The distributions of one target kind and how many targets to draw."""
+
+    kind: str
+    count: int
+    parameters: Mapping[str, Distribution]
+
+    def __post_init__(self) -> None:
+        missing = set(SAMPLED_PARAMETERS) - set(self.parameters)
+        if missing:
+            raise InvalidParameterError(f"kind {self.kind!r}: missing parameters {sorted(missing)}")
+        if self.count < 0:
+            raise InvalidParameterError(f"kind {self.kind!r}: count must be >= 0")
+        theta = self.parameters["theta"]
+        if theta.minimum < 0 or theta.maximum > 90:
+            raise InvalidParameterError(f"kind {self.kind!r}: theta must lie within 0-90 deg")
+        if self.parameters["alpha"].minimum < 1:
+            raise InvalidParameterError(f"kind {self.kind!r}: alpha must be >= 1")
+        if self.parameters["Req"].minimum <= 0:
+            raise InvalidParameterError(f"kind {self.kind!r}: Req must be > 0 (m)")
+
+
+@dataclass(frozen=True)
+class ParameterSpace:
+    """Frequencies (Hz), water properties and the target kinds to draw."""
+
+    frequency: np.ndarray
+    kinds: tuple[KindSpace, ...]
+    rho_w: float = WATER_DENSITY
+    c_w: float = WATER_SOUND_SPEED
+    name: str = "custom"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_targets(self) -> int:
+        return sum(k.count for k in self.kinds)
+
+    def with_total(self, n: int) -> ParameterSpace:
+        """The same space with ``n`` targets split over the kinds in proportion
+        (remainders to the first kinds)."""
+        if n < 1:
+            raise InvalidParameterError(f"--n must be at least 1, got {n}")
+        total = self.n_targets or 1
+        weights = [k.count / total if self.n_targets else 1 / len(self.kinds) for k in self.kinds]
+        counts = [int(np.floor(n * w)) for w in weights]
+        for i in range(n - sum(counts)):
+            counts[i % len(counts)] += 1
+        kinds = tuple(KindSpace(k.kind, c, k.parameters) for k, c in zip(self.kinds, counts))
+        return ParameterSpace(self.frequency, kinds, self.rho_w, self.c_w, self.name, self.extra)
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-serialisable description (stored in output attrs, hashed for resume)."""
+        f = self.frequency
+        return {
+            "name": self.name,
+            "frequency_hz": {"n": int(f.size), "min": float(f.min()), "max": float(f.max()),
+                             "sha1": hashlib.sha1(f.astype("<f8").tobytes()).hexdigest()},
+            "rho_w": self.rho_w,
+            "c_w": self.c_w,
+            "kinds": [
+                {"kind": k.kind, "count": k.count,
+                 "parameters": {p: asdict(d) for p, d in k.parameters.items()}}
+                for k in self.kinds
+            ],
+        }
+
+    def fingerprint(self) -> str:
+        return hashlib.sha1(json.dumps(self.describe(), sort_keys=True).encode()).hexdigest()
+
+
+def frequency_grid(start: float, stop: float, step: float) -> np.ndarray:
+    """Frequencies (Hz) from ``start`` to ``stop`` inclusive in ``step`` (all Hz)."""
+    if step <= 0 or stop < start or start <= 0:
+        raise InvalidParameterError(
+            f"bad frequency grid: start {start:g} Hz, stop {stop:g} Hz, step {step:g} Hz"
+        )
+    n = int(np.floor((stop - start) / step + 1e-9)) + 1
+    return start + step * np.arange(n, dtype=np.float64)
+
+
+def parse_bands(text: str, step_hz: float) -> np.ndarray:
+    """Parse ``"34-45,55-90 kHz"`` (or Hz) into the union of inclusive grids, in Hz."""
+    m = re.fullmatch(r"\s*([0-9.,\s\-]+?)\s*(khz|hz)?\s*", text, flags=re.IGNORECASE)
+    if not m:
+        raise InvalidParameterError(f"cannot parse frequency bands {text!r}")
+    scale = 1.0 if (m.group(2) or "khz").lower() == "hz" else 1e3
+    grids = []
+    for part in m.group(1).split(","):
+        lo_hi = [s.strip() for s in part.split("-")]
+        if len(lo_hi) != 2 or not all(lo_hi):
+            raise InvalidParameterError(f"cannot parse frequency band {part.strip()!r} in {text!r}")
+        lo, hi = (float(v) * scale for v in lo_hi)
+        grids.append(frequency_grid(lo, hi, step_hz))
+    return np.unique(np.round(np.concatenate(grids), 6))
+
+
+def table1_space(n_gas: int = 15_000, n_liquid: int = 15_000) -> ParameterSpace:
+    """Table I of the paper: the default 30,000-spectrum space."""
+    angle = Distribution(0.01, 90.0)
+    alpha = Distribution(1.05, 8.0)
+    gas = KindSpace("gas", n_gas, {
+        "Req": Distribution(0.1e-3, 5e-3),
+        "alpha": alpha,
+        "rho_s": Distribution(2.0, 80.0),
+        "c_s": Distribution.fixed(GAS_SOUND_SPEED),
+        "theta": angle,
+    })
+    liquid = KindSpace("liquid", n_liquid, {
+        "Req": Distribution(5e-3, 20e-3),
+        "alpha": alpha,
+        "rho_s": Distribution(1.01, 1.07, relative=True),
+        "c_s": Distribution(1.01, 1.07, relative=True),
+        "theta": angle,
+    })
+    return ParameterSpace(frequency_grid(10e3, 260e3, 500.0), (gas, liquid), name="table-1")
+
+
+def sample_parameters(space: ParameterSpace, seed: int) -> dict[str, np.ndarray]:
+    """Draw every target's parameters from ``space`` with ``numpy.random.default_rng(seed)``.
+
+    Returns per-target arrays: kind, Req, alpha, a, b (m), theta (deg), rho_s, c_s, rho_w,
+    c_w. The same space and seed give the same arrays, bit for bit.
+    """
+    rng = np.random.default_rng(seed)
+    columns: dict[str, list[np.ndarray]] = {k: [] for k in (*SAMPLED_PARAMETERS, "kind")}
+    scale = {"rho_s": space.rho_w, "c_s": space.c_w}
+    for ks in space.kinds:
+        for p in SAMPLED_PARAMETERS:
+            columns[p].append(ks.parameters[p].sample(rng, ks.count, scale.get(p, 1.0)))
+        columns["kind"].append(np.full(ks.count, ks.kind, dtype=object))
+    out = {k: np.concatenate(v) if v else np.empty(0) for k, v in columns.items()}
+    out["b"] = out["Req"] / np.cbrt(out["alpha"])
+    out["a"] = out["alpha"] * out["b"]
+    n = out["Req"].size
+    out["rho_w"] = np.full(n, space.rho_w)
+    out["c_w"] = np.full(n, space.c_w)
+    return out
+
+
+def _distribution(kind: str, name: str, value: Any) -> Distribution:
+    where = f"kinds.{kind}.{name}"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return Distribution.fixed(float(value))
+    if isinstance(value, Mapping):
+        unknown = set(value) - {"min", "max", "value", "distribution", "relative"}
+        if unknown:
+            raise InvalidParameterError(f"{where}: unknown keys {sorted(unknown)}")
+        try:
+            if "value" in value:
+                v = float(value["value"])
+                return Distribution(v, v, relative=bool(value.get("relative", False)))
+            return Distribution(float(value["min"]), float(value["max"]),
+                                str(value.get("distribution", "uniform")),
+                                bool(value.get("relative", False)))
+        except KeyError as exc:
+            raise InvalidParameterError(f"{where}: needs 'min' and 'max' (or 'value')") from exc
+        except InvalidParameterError as exc:
+            raise InvalidParameterError(f"{where}: {exc}") from exc
+    raise InvalidParameterError(f"{where}: expected a number or a table, got {value!r}")
+
+
+def space_from_mapping(cfg: Mapping[str, Any], name: str = "custom") -> ParameterSpace:
+    """Build a space from a parsed TOML mapping; unspecified items default to Table I."""
+    default = table1_space()
+    freq_cfg = cfg.get("frequency", {})
+    step = float(freq_cfg.get("step", 0.5)) * 1e3
+    if "bands" in freq_cfg:
+        frequency = parse_bands(str(freq_cfg["bands"]), step)
+    elif "start" in freq_cfg or "stop" in freq_cfg:
+        frequency = frequency_grid(float(freq_cfg.get("start", 10)) * 1e3,
+                                   float(freq_cfg.get("stop", 260)) * 1e3, step)
+    else:
+        frequency = frequency_grid(10e3, 260e3, step)
+    water = cfg.get("water", {})
+    kinds_cfg = cfg.get("kinds")
+    if kinds_cfg is None:
+        kinds_cfg = {k.kind: {} for k in default.kinds}
+    if not isinstance(kinds_cfg, Mapping) or not kinds_cfg:
+        raise InvalidParameterError("[kinds] must name at least one target kind")
+    defaults = {k.kind: k for k in default.kinds}
+    kinds = []
+    for kind, kcfg in kinds_cfg.items():
+        if kind not in defaults:
+            raise InvalidParameterError(f"unknown target kind {kind!r}; use gas or liquid")
+        unknown = set(kcfg) - {"count", *SAMPLED_PARAMETERS}
+        if unknown:
+            raise InvalidParameterError(f"kinds.{kind}: unknown keys {sorted(unknown)}")
+        params = dict(defaults[kind].parameters)
+        for p in SAMPLED_PARAMETERS:
+            if p in kcfg:
+                params[p] = _distribution(kind, p, kcfg[p])
+        kinds.append(KindSpace(kind, int(kcfg.get("count", defaults[kind].count)), params))
+    return ParameterSpace(
+        frequency, tuple(kinds),
+        rho_w=float(water.get("rho", WATER_DENSITY)),
+        c_w=float(water.get("c", WATER_SOUND_SPEED)),
+        name=name,
+        extra={"seed": cfg["seed"]} if "seed" in cfg else {},
+    )
+
+
+def load_space(path: str | Path) -> ParameterSpace:
+    """Read a parameter space from a TOML file (one-line errors for bad files)."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputFileError(f"parameter-space file not found: {p}")
+    try:
+        cfg = tomllib.loads(p.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputFileError(f"cannot parse {p} as TOML: {exc}") from exc
+    try:
+        return space_from_mapping(cfg, name=p.stem)
+    except InvalidParameterError as exc:
+        raise InvalidParameterError(f"{p}: {exc}") from exc
