@@ -211,4 +211,7 @@ def read_spectra(path: str | Path) -> xr.Dataset:
             ds = opened.load()
     except Exception as exc:  # netCDF4 raises OSError, ValueError, RuntimeError...
         raise InputFileError(f"cannot read {p} as NetCDF spectra: {exc}") from exc
+    for name, var in ds.variables.items():
+        if var.dtype.kind in "US":  # variable-length strings, as make_spectra builds them
+            ds[name] = var.astype(object)
     return validate_spectra(ds, origin=str(p))

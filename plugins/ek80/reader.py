@@ -1,0 +1,244 @@
+"""The echopype adapter: the only module that imports echopype.
+
+``read_fm_pings(path)`` opens an EK80 ``.raw`` file with ``echopype.open_raw(path,
+sonar_model="EK80")`` (echopype 0.11.1 and 0.12) and gathers, for every channel with
+complex FM samples, one :class:`~.core.ChannelPing` per ping: sector samples, sample
+interval, transmit parameters, filter stages, calibration (table when present) and
+environment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ts_toolkit.errors import InputFileError
+
+from .calibration import Calibration
+from .core import ChannelPing, Environment
+from .filters import FilterStage
+
+DEFAULT_Z_TRANSDUCER = 75.0  # ohm, Simrad transducers
+
+
+class NoFmDataError(InputFileError):
+    """The file has no FM (broadband) complex channels."""
+
+
+def echopype_version() -> str:
+    import echopype
+
+    return str(getattr(echopype, "__version__", "?"))
+
+
+def open_echodata(path: str | Path, **open_kwargs: Any) -> Any:
+    """``echopype.open_raw`` with its chatter silenced; errors become InputFileError."""
+    import echopype
+
+    p = Path(path)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            logging.getLogger("echopype").setLevel(logging.ERROR)
+            return echopype.open_raw(str(p), sonar_model="EK80", **open_kwargs)
+    except Exception as exc:  # echopype raises many kinds on bad input
+        msg = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise InputFileError(f"corrupt or truncated EK80 file {p}: echopype: {msg}") from exc
+
+
+def _beam_groups(ed: Any) -> Iterator[Any]:
+    for name in getattr(ed, "group_paths", []):
+        if "Beam_group" in name:
+            ds = ed[name]
+            if ds is not None and "backscatter_i" in ds:
+                yield ds
+
+
+def _value(ds: Any, name: str, channel: str, default: float) -> float:
+    if name not in ds:
+        return default
+    v = ds[name]
+    if "channel" in v.dims:
+        v = v.sel(channel=channel)
+    arr = np.asarray(v.values, dtype=float).ravel()
+    arr = arr[np.isfinite(arr)]
+    return float(arr[0]) if arr.size else default
+
+
+def _stage(vend: Any, prefix: str, channel: str) -> FilterStage | None:
+    names = (f"{prefix}_coeffs_real", f"{prefix}_coeffs_imag", f"{prefix}_deci_fac")
+    if not all(n in vend for n in names):
+        return None
+    sel = vend.sel(channel=channel)
+    real = np.asarray(sel[names[0]].values, float)
+    imag = np.asarray(sel[names[1]].values, float)
+    deci = np.asarray(sel[names[2]].values, float).ravel()
+    if real.ndim > 1:  # (filter_time, n): the first filter set
+        real, imag = real[0], imag[0]
+    ok = np.isfinite(real) & np.isfinite(imag)
+    deci = deci[np.isfinite(deci)]
+    if not ok.any() or deci.size == 0:
+        return None
+    return FilterStage(real[ok] + 1j * imag[ok], int(deci[0]))
+
+
+def _calibration(beam: Any, vend: Any, channel: str, duration: float) -> Calibration:
+    f_nom = _value(beam, "frequency_nominal", channel, np.nan)
+    gain = np.nan
+    if "gain_correction" in vend and "pulse_length" in vend:
+        g = np.asarray(vend["gain_correction"].sel(channel=channel).values, float)
+        pl = np.asarray(vend["pulse_length"].sel(channel=channel).values, float)
+        ok = np.isfinite(g) & np.isfinite(pl)
+        if ok.any():
+            gain = float(g[ok][np.argmin(np.abs(pl[ok] - duration))])
+    table = None
+    if "cal_channel_id" in vend.dims or "cal_channel_id" in vend.coords:
+        ids = [str(c) for c in np.asarray(vend["cal_channel_id"].values).ravel()]
+        if channel in ids and "cal_frequency" in vend.coords:
+            sel = vend.sel(cal_channel_id=channel)
+            names = {
+                "gain": "gain",
+                "beamwidth_alongship": "beamwidth_along",
+                "beamwidth_athwartship": "beamwidth_athwart",
+                "angle_offset_alongship": "offset_along",
+                "angle_offset_athwartship": "offset_athwart",
+            }
+            table = {"frequency": np.asarray(vend["cal_frequency"].values, float)}
+            for src, dst in names.items():
+                if src in sel:
+                    table[dst] = np.asarray(sel[src].values, float)
+    if not np.isfinite(gain) and table is None:
+        raise InputFileError(
+            f"channel {channel}: no gain for a {duration * 1e3:g} ms pulse and no calibration table"
+        )
+    z_trd = DEFAULT_Z_TRANSDUCER
+    z_rx = _value(vend, "impedance_transceiver", channel, 1000.0)
+    return Calibration(
+        frequency_nominal=f_nom,
+        gain=gain,
+        beamwidth_along=_value(beam, "beamwidth_twoway_alongship", channel, np.nan),
+        beamwidth_athwart=_value(beam, "beamwidth_twoway_athwartship", channel, np.nan),
+        offset_along=_value(beam, "angle_offset_alongship", channel, 0.0),
+        offset_athwart=_value(beam, "angle_offset_athwartship", channel, 0.0),
+        sensitivity_along=_value(beam, "angle_sensitivity_alongship", channel, 0.0),
+        sensitivity_athwart=_value(beam, "angle_sensitivity_athwartship", channel, 0.0),
+        z_transducer=z_trd,
+        z_receiver=z_rx,
+        table=table,
+    )
+
+
+def _environment(ed: Any) -> Environment:
+    env = ed["Environment"]
+
+    def get(name: str, default: float) -> float:
+        if env is None or name not in env:
+            return default
+        arr = np.asarray(env[name].values, float).ravel()
+        arr = arr[np.isfinite(arr)]
+        return float(arr[0]) if arr.size else default
+
+    return Environment(
+        sound_speed=get("sound_speed_indicative", 1500.0),
+        temperature=get("temperature", 10.0),
+        salinity=get("salinity", 35.0),
+        depth=get("depth", 0.0),
+        ph=get("acidity", 8.0),
+    )
+
+
+def iter_fm_pings(
+    path: str | Path,
+    info: dict[str, Any] | None = None,
+    channels: list[str] | None = None,
+    **open_kwargs: Any,
+) -> Iterator[ChannelPing]:
+    """Yield one :class:`ChannelPing` per FM complex ping and channel (optionally only
+    ``channels``), reading one ping at a time (with ``use_swap=True`` in ``open_kwargs``
+    echopype keeps the samples on disk, so memory stays bounded on large files).
+
+    ``info`` (a dict) receives ``echopype_version`` and ``channels`` (channel id ->
+    calibration source). Raises :class:`NoFmDataError` when nothing was yielded.
+    """
+    p = Path(path)
+    info = {} if info is None else info
+    info.setdefault("channels", {})
+    info["echopype_version"] = echopype_version()
+    ed = open_echodata(p, **open_kwargs)
+    vend = ed["Vendor_specific"]
+    env = _environment(ed)
+    n_yielded = 0
+    for beam in _beam_groups(ed):
+        if "transmit_type" not in beam:
+            continue
+        for ch in [str(c) for c in beam["channel"].values]:
+            if channels and ch not in channels:
+                continue
+            b = beam.sel(channel=ch)
+            ttype = np.asarray(b["transmit_type"].values).astype(str)
+            fm = np.char.find(np.char.upper(ttype), "FM") >= 0
+            if not fm.any():
+                continue
+            stages = [s for s in (_stage(vend, "WBT", ch), _stage(vend, "PC", ch)) if s]
+            if not stages:
+                raise InputFileError(
+                    f"{p}: channel {ch} has FM samples but no filter coefficients (FIL1 datagrams)"
+                )
+            beam_type = int(_value(beam, "beam_type", ch, 0))
+            total_deci = int(np.prod([st.decimation for st in stages]))
+            cal_cache: dict[float, Calibration] = {}
+            for k, ping_time in enumerate(np.asarray(b["ping_time"].values)):
+                if not fm[k]:
+                    continue
+                bk = b.isel(ping_time=k)
+                back = np.asarray(bk["backscatter_r"].values) + 1j * np.asarray(
+                    bk["backscatter_i"].values
+                )  # sample, sector
+                s = back.reshape(back.shape[0], -1).T  # sector, sample
+                s = s[np.isfinite(s).any(axis=1)]
+                valid = np.isfinite(s).all(axis=0) if s.size else np.zeros(0, bool)
+                if not valid.any():
+                    continue
+                s = s[:, : int(np.flatnonzero(valid)[-1]) + 1]
+                dt = float(bk["sample_interval"].values)
+                duration = float(bk["transmit_duration_nominal"].values)
+                if duration not in cal_cache:
+                    cal_cache[duration] = _calibration(beam, vend, ch, duration)
+                cal = cal_cache[duration]
+                info["channels"][ch] = cal.source
+                n_yielded += 1
+                yield ChannelPing(
+                    samples=np.nan_to_num(s),
+                    sample_interval=dt,
+                    f_start=float(bk["transmit_frequency_start"].values),
+                    f_stop=float(bk["transmit_frequency_stop"].values),
+                    duration=duration,
+                    slope=float(bk["slope"].values),
+                    transmit_power=float(bk["transmit_power"].values),
+                    fs=round(total_deci / dt),
+                    stages=stages,
+                    beam_type=beam_type if s.shape[0] > 1 else 0,
+                    calibration=cal,
+                    environment=env,
+                    channel=ch,
+                    ping_time=ping_time,
+                )
+    if n_yielded == 0:
+        raise NoFmDataError(f"no FM (broadband) channels in {p}: no FM complex data in this file")
+
+
+def read_fm_pings(
+    path: str | Path, channels: list[str] | None = None, **open_kwargs: Any
+) -> tuple[list[ChannelPing], dict[str, Any]]:
+    """All FM complex pings of the file as a list, and the metadata dict (see
+    :func:`iter_fm_pings`)."""
+    info: dict[str, Any] = {}
+    pings = list(iter_fm_pings(path, info, channels, **open_kwargs))
+    return pings, info

@@ -1,0 +1,85 @@
+"""Applying a trained model to measured spectra: frequency-grid matching and predictions.
+
+Measured TS(f) comes on the file's own frequency bins (with NaN in gaps between
+channels); a model expects its training grid. :func:`to_model_grid` interpolates each
+spectrum onto the model grid inside the measured bands only, never extrapolating; a model
+grid that the measured bands do not cover is a :class:`ModelMismatchError` unless the
+caller accepts a partial cover (the model then sees NaN there, which learners mask).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from .errors import ModelMismatchError
+
+PREDICTION_VARIABLES = ("kind", "probability", "theta", "a", "b", "alpha", "Req")
+
+
+def _khz_range(f: np.ndarray) -> str:
+    return f"{f.min() / 1e3:g}-{f.max() / 1e3:g} kHz ({f.size} points)"
+
+
+def _bands(f: np.ndarray, measured: np.ndarray) -> list[tuple[float, float]]:
+    """Contiguous runs of measured frequencies as (low, high) Hz."""
+    runs, start = [], None
+    for i, ok in enumerate(measured):
+        if ok and start is None:
+            start = i
+        if (not ok or i == measured.size - 1) and start is not None:
+            stop = i if ok else i - 1
+            runs.append((float(f[start]), float(f[stop])))
+            start = None
+    return runs
+
+
+def to_model_grid(spectra: xr.Dataset, grid: np.ndarray, allow_partial: bool = False
+                  ) -> xr.Dataset:
+    """``spectra`` with TS interpolated (linearly in dB) onto ``grid`` (Hz).
+
+    Each target is interpolated within its own measured bands; grid points outside them
+    are NaN. Raises :class:`ModelMismatchError` when some grid point lies outside every
+    target's measured bands, unless ``allow_partial``.
+    """
+    grid = np.asarray(grid, dtype=float)
+    f = spectra["frequency"].values
+    ts = spectra["TS"].values.astype(float)
+    out = np.full((ts.shape[0], grid.size), np.nan)
+    for t in range(ts.shape[0]):
+        measured = np.isfinite(ts[t])
+        for lo, hi in _bands(f, measured):
+            inside = (grid >= lo - 1e-6) & (grid <= hi + 1e-6)
+            sel = measured & (f >= lo) & (f <= hi)
+            if inside.any():
+                out[t, inside] = np.interp(grid[inside], f[sel], ts[t, sel])
+    covered = np.isfinite(out).any(axis=0) if out.shape[0] else np.zeros(grid.size, bool)
+    if not allow_partial and not covered.all():
+        measured_any = np.isfinite(ts).any(axis=0)
+        bands = ", ".join(f"{lo / 1e3:g}-{hi / 1e3:g}" for lo, hi in _bands(f, measured_any))
+        raise ModelMismatchError(
+            f"the data's bands ({bands or 'none'} kHz) do not cover the model's grid "
+            f"{_khz_range(grid)}: {int((~covered).sum())} model frequencies unmeasured; "
+            "use a model trained on these bands or allow a partial cover"
+        )
+    result = spectra.drop_vars("TS").drop_dims("frequency", errors="ignore")
+    result = result.assign_coords(frequency=("frequency", grid, spectra["frequency"].attrs))
+    result["TS"] = (("target", "frequency"), out.astype(spectra["TS"].dtype),
+                    spectra["TS"].attrs)
+    return result
+
+
+def predict_spectra(model: Any, spectra: xr.Dataset, allow_partial: bool = False
+                    ) -> xr.Dataset:
+    """Spectra on the model grid with the model's predictions as ``pred_*`` variables."""
+    on_grid = to_model_grid(spectra, model.frequency, allow_partial=allow_partial)
+    if on_grid.sizes["target"] == 0:
+        return on_grid
+    predictions = model.predict(on_grid)
+    for name in PREDICTION_VARIABLES:
+        if name in predictions:
+            var = predictions[name]
+            on_grid[f"pred_{name}"] = ("target", np.asarray(var.values), dict(var.attrs))
+    return on_grid
