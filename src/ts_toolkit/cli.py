@@ -85,7 +85,13 @@ def plugins_command() -> None:
 
 def _register_commands() -> None:
     """Import the command modules; each adds its commands to :data:`app`."""
-    from .commands import apply_cmds, learn_cmds, simulate_cmds  # noqa: F401
+    from .commands import (  # noqa: F401
+        apply_cmds,
+        batch_cmds,
+        learn_cmds,
+        simulate_cmds,
+        synth_cmds,
+    )
 
 
 def main() -> None:

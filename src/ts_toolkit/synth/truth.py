@@ -1,0 +1,169 @@
+"""The ground truth of a synthetic survey: a spectra Dataset (NetCDF) and a CSV table.
+
+One row per target: ``ping`` (0-based index), ``ping_time`` (UTC, ISO 8601), ``channel``
+(the channel ids that see it, ``;``-separated), ``range`` (m), ``angle_alongship`` and
+``angle_athwartship`` (deg), ``kind``, ``a``, ``b`` (m), ``theta`` (deg), ``Req`` (m),
+``alpha``, ``rho_s`` (kg/m³), ``c_s`` (m/s), ``rho_w``, ``c_w``, and in the NetCDF the
+``TS`` (dB re 1 m²) used to synthesise its echoes on the survey's frequency grid (Hz).
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from ..spectra import make_spectra, write_spectra
+from .survey import PARAMETER_NAMES, Survey
+
+CSV_COLUMNS = ("target", "ping", "ping_time", "channel", "range", "angle_alongship",
+               "angle_athwartship", "kind", *PARAMETER_NAMES)
+
+
+def _table(survey: Survey) -> dict[str, np.ndarray]:
+    t = survey.targets
+    channels = ";".join(ch.channel_id for ch in survey.settings.channels)
+    cols: dict[str, Any] = {
+        "ping": np.array([x.ping for x in t], dtype=np.int64),
+        "ping_time": np.array([survey.ping_time(x.ping).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+                               for x in t], dtype=object),
+        "channel": np.array([channels] * len(t), dtype=object),
+        "range": np.array([x.range for x in t]),
+        "angle_alongship": np.array([x.angle_along for x in t]),
+        "angle_athwartship": np.array([x.angle_athwart for x in t]),
+        "kind": np.array([x.kind if x.kind in ("gas", "liquid") else "unknown" for x in t],
+                         dtype=object),
+    }
+    for name in PARAMETER_NAMES:
+        cols[name] = np.array([x.parameters.get(name, np.nan) for x in t], dtype=float)
+    return cols
+
+
+def truth_dataset(survey: Survey, raw_file: str | Path | None = None) -> xr.Dataset:
+    """The truth as a spectra Dataset (schema of :mod:`ts_toolkit.spectra`).
+
+    All targets must share one frequency grid (as :func:`make_survey` makes them).
+    """
+    if not survey.targets:
+        raise ValueError("the survey has no targets")
+    freq = np.asarray(survey.targets[0].frequency, float)
+    if any(not np.array_equal(np.asarray(t.frequency, float), freq) for t in survey.targets):
+        raise ValueError("targets have different frequency grids; resample them first")
+    ts = np.stack([np.asarray(t.ts, float) for t in survey.targets])
+    cols = _table(survey)
+    s = survey.settings
+    attrs = {
+        "title": "ground truth of a synthetic EK80 survey",
+        "source": "ts-toolkit synth-raw",
+        "seed": int(survey.seed),
+        "simulator": survey.simulator or "given TS(f)",
+        "target_phase": survey.phase,
+        "noise_db": "none" if s.noise_db is None else float(s.noise_db),
+        "n_pings": int(survey.n_pings),
+        "channels": [ch.channel_id for ch in s.channels],
+        "sound_speed": s.environment.c,
+        "environment": {"temperature": s.environment.temperature,
+                        "salinity": s.environment.salinity, "depth": s.environment.depth,
+                        "acidity": s.environment.acidity},
+        "notes": survey.notes,
+    }
+    if raw_file is not None:
+        attrs["raw_file"] = Path(raw_file).name
+    ds = make_spectra(freq, ts, attrs=attrs, file=np.array(
+        [Path(raw_file).name if raw_file else ""] * len(survey.targets), dtype=object), **cols)
+    ds["ping"].attrs["long_name"] = "ping index (0-based) in the raw file"
+    return ds
+
+
+def write_truth(survey: Survey, nc_path: str | Path, csv_path: str | Path | None = None,
+                raw_file: str | Path | None = None) -> tuple[Path, Path]:
+    """Write the truth NetCDF and CSV (default: ``nc_path`` with ``.csv``)."""
+    nc = Path(nc_path)
+    out_csv = Path(csv_path) if csv_path is not None else nc.with_suffix(".csv")
+    ds = truth_dataset(survey, raw_file)
+    write_spectra(ds, nc)
+    cols = _table(survey)
+    with out_csv.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(CSV_COLUMNS)
+        for i in range(len(survey.targets)):
+            row: list[Any] = [i]
+            for name in CSV_COLUMNS[1:]:
+                v = cols[name][i]
+                row.append(f"{v:.6g}" if isinstance(v, float) else v)
+            w.writerow(row)
+    return nc, out_csv
+
+
+def _times(values: np.ndarray) -> np.ndarray:
+    """Ping times as datetime64[us] (from datetime64 or ISO 8601 text, 'Z' allowed)."""
+    v = np.asarray(values)
+    if v.dtype.kind == "M":
+        return v.astype("datetime64[us]")
+    return np.array([np.datetime64(str(x).rstrip("Z"), "us") for x in v])
+
+
+def match_targets(found: xr.Dataset, truth: xr.Dataset,
+                  range_tolerance: float = 0.2) -> xr.Dataset:
+    """Match detected targets (a spectra Dataset from a Source) to the ground truth.
+
+    A truth target is detected when a found target has the same ping time (to 1 ms) and a
+    range within ``range_tolerance`` (m); the nearest in range is taken. Returns, per
+    truth target (dim ``target``): ``detected``, ``found_index`` (−1 if not),
+    ``range_error`` (m), ``angle_alongship_error`` and ``angle_athwartship_error`` (deg),
+    ``ts_median_abs_error`` and ``ts_max_abs_error`` (dB, over the found spectrum's
+    frequencies where both are finite; the truth is interpolated to them) and
+    ``ts_n_frequencies``. Attribute ``n_unmatched_found``: found targets matching no
+    truth target (false detections, e.g. range side lobes).
+    """
+    n = truth.sizes["target"]
+    t_time, f_time = _times(truth["ping_time"].values), _times(found["ping_time"].values)
+    t_range, f_range = truth["range"].values.astype(float), found["range"].values.astype(float)
+    out = {k: np.full(n, np.nan) for k in ("range_error", "angle_alongship_error",
+                                          "angle_athwartship_error", "ts_median_abs_error",
+                                          "ts_max_abs_error")}
+    index = np.full(n, -1, dtype=np.int64)
+    n_freq = np.zeros(n, dtype=np.int64)
+    used: set[int] = set()
+    freq_t = truth["frequency"].values
+    freq_f = found["frequency"].values
+    for i in range(n):
+        same = np.abs((f_time - t_time[i]) / np.timedelta64(1, "ms")) < 1.0
+        cand = np.flatnonzero(same & (np.abs(f_range - t_range[i]) <= range_tolerance))
+        if cand.size == 0:
+            continue
+        j = int(cand[np.argmin(np.abs(f_range[cand] - t_range[i]))])
+        index[i] = j
+        used.add(j)
+        out["range_error"][i] = f_range[j] - t_range[i]
+        for name in ("angle_alongship", "angle_athwartship"):
+            if name in found and name in truth:
+                out[f"{name}_error"][i] = float(found[name].values[j] - truth[name].values[i])
+        ts_f = found["TS"].values[j].astype(float)
+        ts_t = np.interp(freq_f, freq_t, truth["TS"].values[i].astype(float),
+                         left=np.nan, right=np.nan)
+        err = np.abs(ts_f - ts_t)
+        ok = np.isfinite(err)
+        n_freq[i] = int(ok.sum())
+        if ok.any():
+            out["ts_median_abs_error"][i] = float(np.median(err[ok]))
+            out["ts_max_abs_error"][i] = float(np.max(err[ok]))
+    units = {"range_error": "m", "angle_alongship_error": "degree",
+             "angle_athwartship_error": "degree", "ts_median_abs_error": "dB",
+             "ts_max_abs_error": "dB"}
+    ds = xr.Dataset(
+        {"detected": ("target", index >= 0), "found_index": ("target", index),
+         "ts_n_frequencies": ("target", n_freq),
+         **{k: ("target", v, {"units": units[k]}) for k, v in out.items()}},
+        coords={"target": truth["target"].values},
+        attrs={"range_tolerance_m": range_tolerance,
+               "n_found": int(found.sizes["target"]),
+               "n_unmatched_found": int(found.sizes["target"] - len(used))},
+    )
+    for name in ("kind", "range"):
+        if name in truth:
+            ds[f"truth_{name}"] = ("target", truth[name].values)
+    return ds
