@@ -173,7 +173,7 @@ def _run_dask(
     if scheduler in (None, "processes", "threads"):
         cluster = LocalCluster(
             n_workers=workers, threads_per_worker=1, processes=scheduler != "threads",
-            dashboard_address=None, silence_logs=logging.ERROR,
+            dashboard_address=":0", silence_logs=logging.ERROR,
         )
         client = Client(cluster)
     else:

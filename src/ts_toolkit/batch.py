@@ -1,0 +1,251 @@
+"""Batch processing of a cruise: many EK80 files -> one table of classified targets.
+
+Each input file is one dask task (local cluster by default, or a ``dask.distributed``
+scheduler address). The driver writes every finished file's result to
+``<out>.work/`` at once: a NetCDF of that file's targets (spectra on the model grid plus
+predictions) and a JSON status record (ok or failed with the reason, targets found, seconds,
+bytes). Re-running the same command skips files already recorded, so an interrupted batch
+resumes and ends with the same output as an uninterrupted one. A file that fails (corrupt,
+no FM data, no targets) is recorded with its reason and never stops the batch.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import logging
+import os
+import time
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from .errors import InputFileError, TsToolkitError
+from .spectra import now_iso, provenance, read_spectra, write_spectra
+
+RAW_SUFFIXES = (".raw",)
+
+
+@dataclass
+class FileOutcome:
+    """What happened to one input file."""
+
+    path: str
+    status: str  # "ok" | "failed"
+    reason: str
+    n_targets: int
+    seconds: float
+    size_bytes: int
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__, indent=1)
+
+
+@dataclass
+class BatchReport:
+    out: Path
+    outcomes: list[FileOutcome]
+    skipped: int
+    wall_time_s: float
+
+    @property
+    def failed(self) -> list[FileOutcome]:
+        return [o for o in self.outcomes if o.status != "ok"]
+
+    @property
+    def n_targets(self) -> int:
+        return sum(o.n_targets for o in self.outcomes)
+
+
+def collect_inputs(inputs: Iterable[str | Path]) -> list[Path]:
+    """Expand files, directories (recursive) and glob patterns into ``.raw`` files."""
+    found: list[Path] = []
+    for item in inputs:
+        text = str(item)
+        p = Path(text)
+        if p.is_dir():
+            found += [q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in RAW_SUFFIXES]
+        elif p.is_file():
+            found.append(p)
+        elif glob.has_magic(text):
+            matches = [Path(m) for m in glob.glob(text, recursive=True)]
+            found += [m for m in matches if m.is_file()]
+            if not matches:
+                raise InputFileError(f"no files match {text}")
+        else:
+            raise InputFileError(f"file or directory not found: {text}")
+    unique = sorted({q.resolve() for q in found})
+    if not unique:
+        raise InputFileError("no .raw files found in the given inputs")
+    return unique
+
+
+def _key(path: Path) -> str:
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:10]
+    return f"{path.stem}-{digest}"
+
+
+def process_file(path: str, model_path: str, options: dict[str, Any]
+                 ) -> tuple[FileOutcome, xr.Dataset | None]:
+    """Extract, classify and return one file's targets (runs on a dask worker)."""
+    from .apply import predict_spectra
+    from .modelfile import load_model
+    from .plugins import source_for
+
+    t0 = time.perf_counter()
+    size = os.path.getsize(path) if os.path.exists(path) else 0
+    try:
+        model = load_model(model_path)
+        spectra = source_for(path).open(path, **options.get("source", {}))
+        if spectra.sizes.get("target", 0) == 0:
+            raise TsToolkitError("no single targets detected")
+        result = predict_spectra(model, spectra, allow_partial=options.get("allow_partial",
+                                                                           False))
+    except TsToolkitError as exc:
+        reason = " ".join(str(exc).split())
+        return FileOutcome(path, "failed", reason, 0, time.perf_counter() - t0, size), None
+    except Exception as exc:  # an unexpected bug in one file must not stop the batch
+        reason = "unexpected error: " + "".join(traceback.format_exception_only(exc)).strip()
+        return FileOutcome(path, "failed", reason, 0, time.perf_counter() - t0, size), None
+    n = int(result.sizes["target"])
+    return FileOutcome(path, "ok", "", n, time.perf_counter() - t0, size), result
+
+
+class WorkStore:
+    """``<out>.work/``: one NetCDF and one JSON status per processed file."""
+
+    def __init__(self, out: Path) -> None:
+        self.dir = out.with_name(out.name + ".work")
+
+    def status_path(self, path: Path) -> Path:
+        return self.dir / f"{_key(path)}.json"
+
+    def data_path(self, path: Path) -> Path:
+        return self.dir / f"{_key(path)}.nc"
+
+    def load_status(self, path: Path) -> FileOutcome | None:
+        sp = self.status_path(path)
+        if not sp.exists():
+            return None
+        return FileOutcome(**json.loads(sp.read_text()))
+
+    def save(self, path: Path, outcome: FileOutcome, data: xr.Dataset | None) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        if data is not None:
+            write_spectra(data, self.data_path(path))
+        sp = self.status_path(path)
+        tmp = sp.with_name(f".{sp.name}.tmp-{os.getpid()}")
+        tmp.write_text(outcome.to_json())
+        os.replace(tmp, sp)  # the status is written last: it marks the file as done
+
+
+def _run(tasks: list[Path], model_path: str, options: dict[str, Any], scheduler: str | None,
+         workers: int) -> Iterator[tuple[Path, FileOutcome, xr.Dataset | None]]:
+    if scheduler == "synchronous":
+        for p in tasks:
+            outcome, data = process_file(str(p), model_path, options)
+            yield p, outcome, data
+        return
+    from distributed import Client, LocalCluster, as_completed
+
+    if scheduler in (None, "processes", "threads"):
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1,
+                               processes=scheduler != "threads", dashboard_address=":0",
+                               silence_logs=logging.ERROR)
+        client = Client(cluster)
+    else:
+        cluster = None
+        try:
+            client = Client(scheduler, timeout="30s")
+        except OSError as exc:
+            raise TsToolkitError(f"cannot connect to dask scheduler {scheduler}: {exc}") from exc
+    try:
+        futures = {client.submit(process_file, str(p), model_path, options, pure=False): p
+                   for p in tasks}
+        for fut in as_completed(futures):
+            p = futures[fut]
+            if fut.status == "finished":
+                outcome, data = fut.result()
+            else:  # the worker itself died (e.g. out of memory)
+                reason = "worker failed: " + "".join(
+                    traceback.format_exception_only(fut.exception())).strip()
+                outcome, data = FileOutcome(str(p), "failed", reason, 0, 0.0, 0), None
+            yield p, outcome, data
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def run_batch(
+    inputs: Iterable[str | Path],
+    model_path: str | Path,
+    out: str | Path,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    options: dict[str, Any] | None = None,
+    retry_failed: bool = False,
+    on_file: Callable[[FileOutcome, int, int], None] | None = None,
+) -> BatchReport:
+    """Process every input file, then combine the results into ``out`` and a CSV summary."""
+    from .modelfile import load_model
+
+    out = Path(out)
+    model_path = str(Path(model_path))
+    load_model(model_path)  # a bad model is a user error before any work starts
+    files = collect_inputs(inputs)
+    store = WorkStore(out)
+    todo, skipped = [], 0
+    for p in files:
+        prior = store.load_status(p)
+        if prior is not None and (prior.status == "ok" or not retry_failed):
+            skipped += 1
+        else:
+            todo.append(p)
+    t0 = time.perf_counter()
+    done = 0
+    for p, outcome, data in _run(todo, model_path, options or {}, scheduler,
+                                 workers or os.cpu_count() or 1):
+        store.save(p, outcome, data)
+        done += 1
+        if on_file is not None:
+            on_file(outcome, done, len(todo))
+    outcomes = [store.load_status(p) for p in files]
+    report = BatchReport(out, [o for o in outcomes if o is not None], skipped,
+                         time.perf_counter() - t0)
+    combine(files, store, out, model_path)
+    return report
+
+
+def combine(files: list[Path], store: WorkStore, out: Path, model_path: str) -> None:
+    """Concatenate per-file results into ``out`` (NetCDF) and ``out`` .csv summaries."""
+    import pandas as pd
+
+    parts = []
+    for p in files:
+        dp = store.data_path(p)
+        if dp.exists() and (s := store.load_status(p)) is not None and s.status == "ok":
+            parts.append(read_spectra(dp))
+    status_rows = [store.load_status(p).__dict__ for p in files if store.load_status(p)]
+    pd.DataFrame(status_rows).to_csv(out.with_name(out.stem + "-files.csv"), index=False)
+    if parts:
+        ds = xr.concat(parts, dim="target", data_vars="all", coords="minimal",
+                       combine_attrs="drop_conflicts")
+        ds = ds.assign_coords(target=np.arange(ds.sizes["target"], dtype=np.int64))
+    else:
+        ds = None
+    attrs = provenance(title="classified single targets of a cruise", model=model_path,
+                       n_files=len(files), n_failed_files=sum(r["status"] != "ok"
+                                                               for r in status_rows))
+    attrs["date_created"] = now_iso()
+    if ds is not None:
+        ds.attrs = attrs
+        write_spectra(ds, out)
+        per_target = [v for v in ds.data_vars if ds[v].dims == ("target",)]
+        ds[per_target].to_dataframe().to_csv(out.with_suffix(".csv"))

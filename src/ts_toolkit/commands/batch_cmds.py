@@ -1,0 +1,71 @@
+"""``batch``: a whole cruise of EK80 files -> one table of classified, sized targets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..cli import app, console, err_console
+from ..errors import TsToolkitError
+
+
+@app.command("batch")
+def batch_command(
+    inputs: Annotated[list[str], typer.Argument(
+        help="EK80 .raw files, directories (searched recursively) or glob patterns.")],
+    model: Annotated[Path, typer.Option(help="Trained model file (.tsm).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Combined output NetCDF.")],
+    workers: Annotated[int | None, typer.Option(help="Local workers (default: CPUs).")] = None,
+    scheduler: Annotated[str | None, typer.Option(
+        help="'processes' (default local dask cluster), 'threads', 'synchronous', "
+             "or a dask.distributed scheduler address.")] = None,
+    resume: Annotated[bool, typer.Option(
+        help="Skip files already processed (re-running the same command always does).")]
+    = True,
+    retry_failed: Annotated[bool, typer.Option(help="Process failed files again.")] = False,
+    allow_partial: Annotated[bool, typer.Option(
+        help="Accept files whose bands cover only part of the model's grid.")] = False,
+) -> None:
+    """Extract and classify single targets in many EK80 files (resumable).
+
+    Writes OUT (targets x frequency spectra + predictions), OUT.csv (one row per target),
+    OUT-files.csv (one row per file: status, reason, targets, seconds) and a report with
+    size histograms per class. Exit status 1 means the batch completed with failures.
+    """
+    from ..batch import WorkStore, run_batch
+    from ..batch_report import write_report
+
+    if not resume:
+        import shutil
+
+        shutil.rmtree(WorkStore(out).dir, ignore_errors=True)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("files, {task.fields[targets]} targets"), TimeRemainingColumn(),
+                  console=console) as progress:
+        task = progress.add_task("batch", total=None, targets=0)
+
+        def on_file(outcome, done, total):
+            progress.update(task, total=total, completed=done,
+                            targets=progress.tasks[0].fields["targets"] + outcome.n_targets)
+
+        report = run_batch(inputs, model, out, scheduler=scheduler, workers=workers,
+                           options={"allow_partial": allow_partial},
+                           retry_failed=retry_failed, on_file=on_file)
+    text = write_report(report)
+    console.print(text, markup=False, highlight=False)
+    if report.failed:
+        err_console.print(f"completed with failures: {len(report.failed)} of "
+                          f"{len(report.outcomes)} files failed (see {out.stem}-files.csv)")
+        raise typer.Exit(1)
+    if not report.outcomes:
+        raise TsToolkitError("no files were processed")
