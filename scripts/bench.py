@@ -1,23 +1,35 @@
-"""`make bench`: the long measurements whose results go to docs/ (not run in CI)."""
+"""`make bench`: the long measurements whose results go to docs/ (not run in CI).
+
+1. bench_spheroid.py: spheroid model speed and no-NaN sweep -> docs/
+2. bench_simulate.py: a 1,000-spectrum Table I sample through `ts-toolkit simulate`
+3. bench_learn.py: all learners on a labelled dataset, if one is given with
+   TS_BENCH_DATA=path/to/table1.nc (training on the full 30,000 spectra takes hours on a
+   small CPU, so it is not run by default)
+"""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-STEPS = ["bench_spheroid.py", "bench_simulate.py"]
+
+
+def run(script: str, *args: str) -> None:
+    print(f"== {script} {' '.join(args)}", flush=True)
+    subprocess.run([sys.executable, str(HERE / script), *args], check=True)
 
 
 def main() -> None:
-    for step in STEPS:
-        script = HERE / step
-        if not script.exists():
-            print(f"skipping {step}: not present")
-            continue
-        print(f"== {step}")
-        subprocess.run([sys.executable, str(script)], check=True)
+    run("bench_spheroid.py")
+    run("bench_simulate.py")
+    data = os.environ.get("TS_BENCH_DATA")
+    if data:
+        run("bench_learn.py", data)
+    else:
+        print("== bench_learn.py skipped: set TS_BENCH_DATA to a labelled spectra file")
 
 
 if __name__ == "__main__":

@@ -69,7 +69,10 @@ def install(monkeypatch=None) -> None:
 
     from ts_toolkit import modelfile, plugins
 
-    os.environ[plugins.ENV_VAR] = ""
+    if monkeypatch is not None:
+        monkeypatch.setenv(plugins.ENV_VAR, "")
+    else:  # a subprocess of its own
+        os.environ[plugins.ENV_VAR] = ""
     plugins.reset_registry()
     plugins.registry().register_plugin(sys.modules[__name__], name="fake-sources")
 

@@ -1,29 +1,226 @@
-"""``train`` and ``evaluate``."""
+"""``train`` and ``evaluate``: fit learner plugins on simulated spectra and compare them.
+
+Heavy modules (numpy, xarray, the learning libraries) are imported inside the commands.
+"""
 
 from __future__ import annotations
 
+import json
+from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from ..cli import app, require_file
-from ..errors import TsToolkitError
+from ..cli import app, console, require_file
+from ..errors import InputFileError, TsToolkitError
+
+
+def parse_settings(items: list[str] | None) -> dict[str, Any]:
+    """``["k=7", "gamma=scale"]`` → ``{"k": 7, "gamma": "scale"}`` (values as JSON when
+    they parse, else strings)."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            raise TsToolkitError(f"--set expects KEY=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def _metrics_table(title: str, columns: list[str], metric_sets: list[dict[str, float]]) -> Any:
+    from rich.table import Table
+
+    from ..learn import METRIC_LABELS, format_metric
+
+    table = Table(title=title)
+    table.add_column("metric")
+    for c in columns:
+        table.add_column(c, justify="right")
+    for key, label in METRIC_LABELS.items():
+        table.add_row(label, *(format_metric(key, m[key]) for m in metric_sets))
+    return table
 
 
 @app.command("train")
 def train_command(
-    data: Annotated[Path, typer.Argument(help="Spectra NetCDF file from `simulate`.")],
+    data: Annotated[Path, typer.Argument(help="Labelled spectra NetCDF file (from `simulate`).")],
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Learner plugin: cnn, knn, svm, rf, ...")
+    ] = "cnn",
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Model file to write [MODEL.tsm].")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the split and of the learner.")] = 0,
+    epochs: Annotated[int | None, typer.Option(help="Maximum epochs (cnn).")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Batch size (cnn).")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu or cuda (cnn).")] = None,
+    threads: Annotated[int | None, typer.Option(help="Torch CPU threads (cnn).")] = None,
+    n_jobs: Annotated[int | None, typer.Option(help="Parallel jobs (knn, svm, rf).")] = None,
+    noise_db: Annotated[
+        float | None,
+        typer.Option(help="Training-time Gaussian TS noise, dB (cnn; off by default)."),
+    ] = None,
+    setting: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Any other learner option, KEY=VALUE (repeatable)."),
+    ] = None,
 ) -> None:
-    """Train a classifier on simulated spectra (not available yet)."""
+    """Train a learner on the 80 % training split (seeded, stratified by kind), select it on
+    the 10 % validation split, and save it with its split and normalisation."""
     require_file(data)
-    raise TsToolkitError("'train' is not available in this version of ts-toolkit yet")
+    from ..learn import evaluate_model, train_model, ts_array
+    from ..spectra import read_spectra
+
+    options = parse_settings(setting)
+    given = {
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "device": device,
+        "threads": threads,
+        "n_jobs": n_jobs,
+        "noise_db": noise_db,
+    }
+    options.update({k: v for k, v in given.items() if v is not None})
+    out_path = out or Path(f"{model}.tsm")
+    ds = read_spectra(data)
+    ts_array(ds, str(data))
+    console.print(
+        f"training [bold]{model}[/bold] on {data} ({ds.sizes['target']} targets, "
+        f"{ds.sizes['frequency']} frequencies), seed {seed}"
+    )
+    from ..learn import accepted_options
+    from ..plugins import get_classifier_class
+
+    # learners with their own progress bar show it; the others get a spinner
+    own_bar = "progress" in accepted_options(get_classifier_class(model))
+    with nullcontext() if own_bar else console.status(f"training {model}"):
+        learner = train_model(ds, model, seed=seed, **options)
+    learner.save(out_path)
+    split = learner.split
+    assert split is not None
+    val = evaluate_model(learner, ds, indices=split.validation)
+    console.print(
+        _metrics_table(
+            f"{model}: validation split ({split.validation.size} targets)", [model], [val.metrics]
+        )
+    )
+    console.print(
+        f"split train/validation/test = {split.train.size}/{split.validation.size}/"
+        f"{split.test.size}; fit {learner.training['fit_seconds']:.1f} s"
+    )
+    console.print(f"wrote {out_path}")
+
+
+def _labels(paths: list[Path]) -> list[str]:
+    labels: list[str] = []
+    for p in paths:
+        label = p.stem
+        n = 2
+        while label in labels:
+            label = f"{p.stem}-{n}"
+            n += 1
+        labels.append(label)
+    return labels
 
 
 @app.command("evaluate")
 def evaluate_command(
-    data: Annotated[Path, typer.Argument(help="Spectra NetCDF file.")],
+    data: Annotated[Path, typer.Argument(help="Labelled spectra NetCDF file.")],
+    models: Annotated[
+        list[Path], typer.Option("--model", "-m", help="Model file (repeat to compare).")
+    ],
+    out_dir: Annotated[Path, typer.Option(help="Where tables and figures go.")] = Path(
+        "evaluation"
+    ),
+    outliers: Annotated[
+        int, typer.Option(help="List the N worst-predicted test targets per model (0: none).")
+    ] = 0,
+    all_targets: Annotated[
+        bool, typer.Option("--all", help="Score every target, not the models' saved test split.")
+    ] = False,
+    noise_db: Annotated[
+        float, typer.Option(help="Add Gaussian noise of this many dB to every TS value first.")
+    ] = 0.0,
+    seed: Annotated[int, typer.Option(help="Seed of the added noise.")] = 0,
 ) -> None:
-    """Compare trained models on the test split (not available yet)."""
+    """Compare trained models on the held-out test split: print the table (R², accuracy,
+    composite, RMSE), write it as Markdown and CSV, and draw true-vs-predicted plots."""
     require_file(data)
-    raise TsToolkitError("'evaluate' is not available in this version of ts-toolkit yet")
+    for m in models:
+        require_file(m)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputFileError(
+            f"cannot create output folder {out_dir}: {exc.strerror or exc}"
+        ) from exc
+    import numpy as np
+
+    from ..learn import (
+        comparison_csv,
+        comparison_markdown,
+        evaluate_model,
+        outlier_report,
+        plot_true_vs_predicted,
+        ts_array,
+    )
+    from ..modelfile import load_model
+    from ..spectra import read_spectra
+
+    ds = read_spectra(data)
+    ts_array(ds, str(data))
+    labels = _labels(models)
+    results = []
+    fit_seconds = []
+    for path, label in zip(models, labels, strict=True):
+        with console.status(f"evaluating {path.name}"):
+            learner = load_model(path)
+            results.append(
+                evaluate_model(
+                    learner,
+                    ds,
+                    label=label,
+                    use_split=not all_targets,
+                    noise_db=noise_db,
+                    seed=seed,
+                )
+            )
+        fit_seconds.append(learner.training.get("fit_seconds"))
+    same = all(np.array_equal(r.indices, results[0].indices) for r in results)
+    console.print(
+        _metrics_table(f"{data.name}: {results[0].note}", labels, [r.metrics for r in results])
+    )
+    if not same:
+        console.print(
+            "[yellow]warning: the models were scored on different test splits "
+            "(trained with different seeds or data); the comparison is not "
+            "like for like[/yellow]"
+        )
+    extra = {
+        "training time (s)": [
+            f"{s:.1f}" if isinstance(s, (int, float)) else "?" for s in fit_seconds
+        ],
+        "model": [r.model for r in results],
+    }
+    header = [f"# Model comparison on {data.name}", ""]
+    header += [f"- {r.label} ({r.model}): {r.note}" for r in results]
+    if not same:
+        header.append("- warning: the models were scored on different test splits")
+    md_path = out_dir / "comparison.md"
+    md_path.write_text("\n".join(header) + "\n\n" + comparison_markdown(results, extra))
+    csv_path = out_dir / "comparison.csv"
+    csv_path.write_text(comparison_csv(results))
+    png_path = plot_true_vs_predicted(results, out_dir / "true_vs_predicted.png")
+    written = [md_path, csv_path, png_path]
+    if outliers > 0:
+        report = "\n".join(outlier_report(r, outliers) for r in results)
+        out_path = out_dir / "outliers.md"
+        out_path.write_text(f"# Worst-predicted targets on {data.name}\n\n{report}")
+        written.append(out_path)
+        console.print(report, markup=False, highlight=False)
+    console.print("wrote " + ", ".join(str(p) for p in written))

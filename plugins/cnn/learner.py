@@ -1,0 +1,204 @@
+"""The hybrid 1-D CNN as a ts-toolkit Classifier (torch imported only when used)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import fields
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ts_toolkit.errors import InputFileError, TsToolkitError
+from ts_toolkit.learn import LearnArrays, SpectraLearner
+
+WEIGHTS_NAME = "network.pt"
+
+
+def resolve_device(device: str) -> Any:
+    """``"auto"`` → CUDA when available, else CPU; an unavailable CUDA is a user error."""
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:
+        raise TsToolkitError(f"unknown torch device {device!r}") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise TsToolkitError(f"device {device!r} requested but CUDA is not available")
+    return dev
+
+
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run with ``n`` torch CPU threads (None: leave torch's setting), then restore it."""
+    import torch
+
+    if not n:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+class CNNLearner(SpectraLearner):
+    """Hybrid 1-D CNN (residual + squeeze-excitation; kind, theta and size heads).
+
+    Architecture: :mod:`ts_toolkit_plugins.cnn.network`; loss, schedule and early stopping:
+    :mod:`ts_toolkit_plugins.cnn.training`. Defaults follow the authors' settings
+    (docs/learning.md). Options:
+
+    - ``width``: channels of the stem (blocks use 2×/4×, the neck 8×); ``dropout``;
+      ``se_reduction``.
+    - ``epochs``, ``batch_size``, ``lr``, ``weight_decay``, ``patience`` (epochs without a
+      better validation composite before stopping), ``t0_epochs``/``t_mult``/``eta_min``
+      (cosine annealing with warm restarts, stepped per batch), ``grad_clip``.
+    - ``w_ce``, ``w_reg``, ``w_alpha``: loss weights.
+    - ``input_noise``: σ of Gaussian noise on the z-scored input (the authors used 0.5 as a
+      regulariser; off by default: on the synthetic benchmark it cost 0.17 of composite
+      score, docs/learning.md); ``noise_db``: σ (dB) of Gaussian TS noise for robustness
+      (off by default).
+    - ``device``: "auto" (CUDA if available), "cpu" or "cuda[:n]"; ``progress``: show the
+      progress bar; ``seed``.
+    """
+
+    name: ClassVar[str] = "cnn"
+    runtime_options: ClassVar[tuple[str, ...]] = ("device", "progress", "threads")
+
+    def __init__(
+        self,
+        *,
+        width: int = 64,
+        dropout: float = 0.4,
+        se_reduction: int = 16,
+        epochs: int = 100,
+        batch_size: int = 128,
+        lr: float = 1e-3,
+        weight_decay: float = 2e-4,
+        patience: int = 30,
+        t0_epochs: int = 3,
+        t_mult: int = 2,
+        eta_min: float = 1e-8,
+        grad_clip: float = 1.0,
+        w_ce: float = 0.1,
+        w_reg: float = 2.0,
+        w_alpha: float = 0.5,
+        input_noise: float = 0.0,
+        noise_db: float = 0.0,
+        seed: int = 0,
+        device: str = "auto",
+        threads: int | None = None,
+        progress: bool = True,
+    ) -> None:
+        if int(width) < 4 or int(epochs) < 1 or int(batch_size) < 2:
+            raise TsToolkitError("cnn: width must be ≥ 4, epochs ≥ 1 and batch_size ≥ 2")
+        super().__init__(
+            width=int(width),
+            dropout=float(dropout),
+            se_reduction=int(se_reduction),
+            epochs=int(epochs),
+            batch_size=int(batch_size),
+            lr=float(lr),
+            weight_decay=float(weight_decay),
+            patience=int(patience),
+            t0_epochs=int(t0_epochs),
+            t_mult=int(t_mult),
+            eta_min=float(eta_min),
+            grad_clip=float(grad_clip),
+            w_ce=float(w_ce),
+            w_reg=float(w_reg),
+            w_alpha=float(w_alpha),
+            input_noise=float(input_noise),
+            noise_db=float(noise_db),
+            seed=int(seed),
+            device=str(device),
+            threads=threads,
+            progress=bool(progress),
+        )
+        self.net: Any = None
+        self._device: Any = None
+
+    def _network(self) -> Any:
+        from .network import HybridCNN
+
+        s = self.settings
+        return HybridCNN(
+            in_channels=2, width=s["width"], dropout=s["dropout"], se_reduction=s["se_reduction"]
+        )
+
+    @property
+    def device(self) -> Any:
+        if self._device is None:
+            self._device = resolve_device(self.settings["device"])
+        return self._device
+
+    def _fit(self, train: LearnArrays, validation: LearnArrays | None) -> dict[str, Any]:
+        import torch
+
+        from .network import MIN_LENGTH
+        from .training import TrainConfig, train_network
+
+        if train.x.shape[1] < MIN_LENGTH:
+            raise TsToolkitError(
+                f"cnn needs at least {MIN_LENGTH} frequencies, got {train.x.shape[1]}"
+            )
+        assert self.targets is not None and self.features is not None
+        torch.manual_seed(self.settings["seed"])
+        self.net = self._network()
+        names = {f.name for f in fields(TrainConfig)}
+        cfg = TrainConfig(**{k: v for k, v in self.settings.items() if k in names})
+        with torch_threads(self.settings["threads"]):
+            return train_network(
+                self.net,
+                train,
+                validation,
+                self.targets,
+                self.features.std,
+                cfg,
+                self.device,
+                progress=self.settings["progress"],
+            )
+
+    def _predict(self, x: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        from .training import predict_network, stack_inputs
+
+        self.net.to(self.device)
+        with torch_threads(self.settings["threads"]):
+            return predict_network(self.net, stack_inputs(x, mask), self.device)
+
+    def _export_weights(self) -> dict[str, bytes]:
+        import torch
+
+        buf = io.BytesIO()
+        torch.save({k: v.detach().cpu() for k, v in self.net.state_dict().items()}, buf)
+        return {WEIGHTS_NAME: buf.getvalue()}
+
+    def _import_weights(self, files: Mapping[str, bytes]) -> None:
+        import torch
+
+        if WEIGHTS_NAME not in files:
+            raise InputFileError(f"cnn model file lacks weights {WEIGHTS_NAME!r}")
+        try:
+            state = torch.load(
+                io.BytesIO(files[WEIGHTS_NAME]), map_location="cpu", weights_only=True
+            )
+        except Exception as exc:  # UnpicklingError for anything but tensors/containers
+            raise InputFileError(
+                f"cnn weights cannot be loaded safely (only tensors are "
+                f"allowed): {' '.join(str(exc).split())[:200]}"
+            ) from exc
+        net = self._network()
+        try:
+            net.load_state_dict(state, strict=True)
+        except (RuntimeError, TypeError, AttributeError) as exc:
+            raise InputFileError(
+                f"cnn weights do not fit the saved architecture: {str(exc).splitlines()[0]}"
+            ) from exc
+        net.eval()
+        self.net = net.to(self.device)
