@@ -189,3 +189,23 @@ def test_noisy_target_still_within_tolerance() -> None:
     assert t["TS_centre"] == pytest.approx(-50.0, abs=0.2)
     assert t["angle_alongship"] == pytest.approx(0.5, abs=0.02)
     assert t["angle_athwartship"] == pytest.approx(-0.7, abs=0.02)
+
+
+def test_sidelobe_criterion_rejects_only_echoes_under_the_sidelobe_envelope() -> None:
+    from ts_toolkit_plugins.ek80.detection import _sidelobe_test
+
+    acf = np.full(41, 1e-6)
+    acf[20] = 1.0
+    acf[30] = 1e-3  # a -30 dB side lobe 10 samples after the peak
+    test = _sidelobe_test(acf, 10.0)
+    power = np.full(200, 1e-12)
+    power[50] = 1.0  # strong echo
+    power[60] = 5e-3  # -23 dB, at the side lobe's lag: within 10 dB of it -> side lobe
+    power[40] = 5e-3  # same level before the echo, where the replica has no side lobe
+    power[120] = 5e-3  # beyond the replica's reach
+    assert test(power, 60, [50])
+    assert not test(power, 40, [50])
+    assert not test(power, 120, [50])
+    power[60] = 2e-2  # -17 dB: more than 10 dB above the side lobe -> a real target
+    assert not test(power, 60, [50])
+    assert _sidelobe_test(acf, None) is None

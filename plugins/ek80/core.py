@@ -212,8 +212,12 @@ def process_ping(
             limit = bottom - detection.bottom_margin
             if detection.max_range is None or detection.max_range > limit:
                 detection = replace(detection, max_range=limit)
+    centred = np.zeros(2 * max(auto_peak, auto_power.size - 1 - auto_peak) + 1)
+    start = centred.size // 2 - auto_peak
+    centred[start : start + auto_power.size] = auto_power / auto_power[auto_peak]
     found, counts = detect(
-        power, ts_comp, comp, angle_al, angle_at, ranges, y, ref_width, f_c, dt, detection
+        power, ts_comp, comp, angle_al, angle_at, ranges, y, ref_width, f_c, dt, detection,
+        autocorr_power=centred,
     )
 
     frequency = band_grid(ping.f_start, ping.f_stop, tsf.frequency_step, tsf.band_trim)

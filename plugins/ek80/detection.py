@@ -18,7 +18,12 @@ A candidate is a local maximum of the received power. It is kept when
 5. the standard deviations of the along- and athwartship angles over the samples of the
    echo are ≤ ``max_angle_std`` (deg);
 6. no stronger candidate lies within ``min_separation`` (m);
-7. it lies at least ``bottom_margin`` (m) above the seabed, taken as the first sample
+7. it is not a range side lobe of a stronger echo: its power exceeds, by at least
+   ``sidelobe_margin`` dB, the side-lobe level that every stronger candidate within the
+   compressed pulse's reach puts at its range (the stronger power times the normalised
+   autocorrelation power of the transmit replica at that lag, its maximum over ±2 samples);
+   None disables this criterion;
+8. it lies at least ``bottom_margin`` (m) above the seabed, taken as the first sample
    beyond ``min_range`` whose uncompensated Sp is ≥ ``bottom_sp`` (dB; None disables
    this crude bottom guard — fish and calibration spheres are far weaker than −15 dB,
    a seabed echo is usually stronger).
@@ -50,6 +55,7 @@ class DetectionSettings:
     min_separation: float = 0.5
     bottom_sp: float | None = -15.0
     bottom_margin: float = 0.5
+    sidelobe_margin: float | None = 10.0
 
     def as_dict(self) -> dict[str, float | None]:
         return asdict(self)
@@ -127,13 +133,16 @@ def detect(
     f_shift: float,
     dt: float,
     settings: DetectionSettings,
+    autocorr_power: np.ndarray | None = None,
 ) -> tuple[list[Candidate], dict[str, int]]:
     """Apply the criteria; return accepted targets and counts of rejections by reason.
 
     ``power`` (W), ``ts_compensated`` (dB), ``compensation`` (dB, None for single beam),
     angles (deg, None for single beam), ``ranges`` (m) per sample; ``y`` the
     sector-averaged compressed samples; ``reference_width`` the compressed transmit
-    pulse's width (samples) at ``settings.pldl``.
+    pulse's width (samples) at ``settings.pldl``; ``autocorr_power`` the replica's
+    autocorrelation power normalised to a peak of 1 at its centre sample (for the
+    side-lobe criterion; None skips it).
     """
     s = settings
     counts = {
@@ -143,6 +152,7 @@ def detect(
         "beam_compensation": 0,
         "angle_std": 0,
         "separation": 0,
+        "sidelobe": 0,
         "accepted": 0,
     }
     peaks = local_maxima(power)
@@ -160,12 +170,19 @@ def detect(
     half = max(int(np.ceil(4 * reference_width)), 8)
     threshold_of = 10 ** (s.pldl / 10)
     seen: list[float] = []
+    stronger: list[int] = []
     accepted: list[Candidate] = []
+    sidelobe = _sidelobe_test(autocorr_power, s.sidelobe_margin)
     for idx in order:
         if any(abs(ranges[idx] - r) < s.min_separation for r in seen):
             counts["separation"] += 1
             continue
         seen.append(float(ranges[idx]))
+        is_sidelobe = sidelobe is not None and sidelobe(power, int(idx), stronger)
+        stronger.append(int(idx))
+        if is_sidelobe:
+            counts["sidelobe"] += 1
+            continue
         width, position, gain = envelope_width(y, int(idx), s.pldl, f_shift, dt, half)
         if ts_compensated[idx] + gain < s.min_ts:
             counts["ts"] += 1
@@ -192,3 +209,24 @@ def detect(
     counts["accepted"] = len(accepted)
     accepted.sort(key=lambda c: c.index)
     return accepted, counts
+
+
+def _sidelobe_test(autocorr_power: np.ndarray | None, margin_db: float | None):
+    """A function ``(power, idx, stronger) -> bool``: is sample ``idx`` within ``margin_db``
+    of the range side lobes of the ``stronger`` peaks? None when disabled."""
+    if autocorr_power is None or margin_db is None:
+        return None
+    acf = np.asarray(autocorr_power, dtype=float)
+    centre = acf.size // 2
+    # the envelope: the largest side-lobe power within +-2 samples of each lag
+    envelope = np.max(np.stack([np.roll(acf, k) for k in range(-2, 3)]), axis=0)
+    factor = 10 ** (margin_db / 10)
+
+    def test(power: np.ndarray, idx: int, stronger: list[int]) -> bool:
+        for j in stronger:
+            k = centre + idx - j
+            if 0 <= k < acf.size and power[idx] < factor * power[j] * envelope[k]:
+                return True
+        return False
+
+    return test
