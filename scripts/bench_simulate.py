@@ -41,16 +41,19 @@ def main() -> None:
             n_nan = int(np.isnan(ds["TS"].values).any(axis=1).sum())
             kinds = {k: int((ds["kind"].values == k).sum()) for k in ("gas", "liquid")}
     rate = n / wall
+    machine = platform.processor() or platform.machine()
+    gas_liquid = f"{kinds['gas']} / {kinds['liquid']}"
+    hours = 30000 / rate / 3600
     text = f"""# Simulation throughput (make bench)
 
-Measured by `python scripts/bench_simulate.py --n {args.n} --workers {args.workers}`, which runs
-`ts-toolkit simulate --n {args.n} --seed 2024 --workers {args.workers}` (Table I space, 501
-frequencies 10-260 kHz, prolate-spheroid simulator, local dask cluster) on this machine:
-{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, Python {platform.python_version()}.
+Measured by `python scripts/bench_simulate.py --n {args.n} --workers {args.workers}`,
+which runs `ts-toolkit simulate --n {args.n} --seed 2024 --workers {args.workers}` (Table I
+space, 501 frequencies 10-260 kHz, prolate-spheroid simulator, local dask cluster) on this
+machine: {os.cpu_count()} CPUs, {machine}, Python {platform.python_version()}.
 
 | spectra | gas / liquid | workers | wall time (s) | spectra/s | spectra with NaN | projected 30,000 |
 |---:|---|---:|---:|---:|---:|---:|
-| {n} | {kinds['gas']} / {kinds['liquid']} | {args.workers} | {wall:.1f} | {rate:.2f} | {n_nan} | {30000 / rate / 3600:.2f} h |
+| {n} | {gas_liquid} | {args.workers} | {wall:.1f} | {rate:.2f} | {n_nan} | {hours:.2f} h |
 
 Wall time includes starting the dask cluster and compiling the numba kernels once per worker.
 """

@@ -15,7 +15,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ts_toolkit.errors import InputFileError
-from ts_toolkit.learn import TARGET_NAMES, LearnArrays, SpectraLearner, metrics_from_arrays
+from ts_toolkit.learn.base import SpectraLearner
+from ts_toolkit.learn.data import TARGET_NAMES, LearnArrays
+from ts_toolkit.learn.metrics import metrics_from_arrays
 
 #: Every non-default type a classic model file may contain (skops refuses anything else).
 TRUSTED_TYPES: tuple[str, ...] = (

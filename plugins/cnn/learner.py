@@ -11,7 +11,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ts_toolkit.errors import InputFileError, TsToolkitError
-from ts_toolkit.learn import LearnArrays, SpectraLearner
+from ts_toolkit.learn.base import SpectraLearner
+from ts_toolkit.learn.data import LearnArrays
 
 WEIGHTS_NAME = "network.pt"
 

@@ -20,7 +20,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ts_toolkit.learn import LearnArrays, TargetScaler, metrics_from_arrays
+from ts_toolkit.learn.data import LearnArrays
+from ts_toolkit.learn.metrics import metrics_from_arrays
+from ts_toolkit.learn.scaling import TargetScaler
 
 
 @dataclass

@@ -35,7 +35,8 @@ def parse_settings(items: list[str] | None) -> dict[str, Any]:
 def _metrics_table(title: str, columns: list[str], metric_sets: list[dict[str, float]]) -> Any:
     from rich.table import Table
 
-    from ..learn import METRIC_LABELS, format_metric
+    from ..learn.metrics import METRIC_LABELS
+    from ..learn.reports import format_metric
 
     table = Table(title=title)
     table.add_column("metric")
@@ -73,7 +74,9 @@ def train_command(
     """Train a learner on the 80 % training split (seeded, stratified by kind), select it on
     the 10 % validation split, and save it with its split and normalisation."""
     require_file(data)
-    from ..learn import evaluate_model, train_model, ts_array
+    from ..learn.data import ts_array
+    from ..learn.evaluation import evaluate_model
+    from ..learn.training import train_model
     from ..spectra import read_spectra
 
     options = parse_settings(setting)
@@ -93,7 +96,7 @@ def train_command(
         f"training [bold]{model}[/bold] on {data} ({ds.sizes['target']} targets, "
         f"{ds.sizes['frequency']} frequencies), seed {seed}"
     )
-    from ..learn import accepted_options
+    from ..learn.training import accepted_options
     from ..plugins import get_classifier_class
 
     # learners with their own progress bar show it; the others get a spinner
@@ -161,13 +164,13 @@ def evaluate_command(
         ) from exc
     import numpy as np
 
-    from ..learn import (
+    from ..learn.data import ts_array
+    from ..learn.evaluation import evaluate_model
+    from ..learn.reports import (
         comparison_csv,
         comparison_markdown,
-        evaluate_model,
         outlier_report,
         plot_true_vs_predicted,
-        ts_array,
     )
     from ..modelfile import load_model
     from ..spectra import read_spectra

@@ -1,0 +1,226 @@
+"""The learner base class shared by the Classifier plugins.
+
+A plugin subclasses :class:`SpectraLearner` and implements ``_fit``, ``_predict``,
+``_export_weights`` and ``_import_weights``; the base class checks the data, standardises
+inputs and targets, builds the prediction Dataset, checks the frequency grid and saves /
+loads through :mod:`ts_toolkit.modelfile`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from ..errors import ModelMismatchError, SpectraValidationError, TsToolkitError
+from .data import KINDS, TARGET_NAMES, LearnArrays, check_grid, kind_index, target_array, ts_array
+from .scaling import FeatureScaler, TargetScaler
+from .split import Split
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+
+class SpectraLearner:
+    """Base class of the built-in Classifier plugins (see :mod:`ts_toolkit.learn`).
+
+    Subclasses pass their constructor options to ``super().__init__(**settings)``; options
+    named in :attr:`runtime_options` (threads, device, progress display) are not saved in
+    the model file, the rest are and are passed back to the constructor by :meth:`load`.
+    """
+
+    name: ClassVar[str] = ""
+    runtime_options: ClassVar[tuple[str, ...]] = ("n_jobs", "device", "progress")
+
+    def __init__(self, **settings: Any) -> None:
+        self.settings: dict[str, Any] = dict(settings)
+        self.frequency: np.ndarray | None = None
+        self.features: FeatureScaler | None = None
+        self.targets: TargetScaler | None = None
+        self.split: Split | None = None
+        self.training: dict[str, Any] = {}
+
+    # -- hooks a plugin implements -----------------------------------------------------
+    def _fit(self, train: LearnArrays, validation: LearnArrays | None) -> dict[str, Any]:
+        """Fit on standardised arrays; return JSON-able training details (or {})."""
+        raise NotImplementedError
+
+    def _predict(self, x: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Class probabilities (n, len(KINDS)) and z-scored targets (n, 3)."""
+        raise NotImplementedError
+
+    def _export_weights(self) -> dict[str, bytes]:
+        """The fitted state as named byte blobs (stored in the model file)."""
+        raise NotImplementedError
+
+    def _import_weights(self, files: Mapping[str, bytes]) -> None:
+        """Restore the fitted state from :meth:`_export_weights`'s blobs, safely."""
+        raise NotImplementedError
+
+    # -- public API -----------------------------------------------------------------------
+    @property
+    def is_fitted(self) -> bool:
+        return self.frequency is not None and self.features is not None
+
+    def saved_settings(self) -> dict[str, Any]:
+        """Constructor options stored in the model file."""
+        return {k: v for k, v in self.settings.items() if k not in self.runtime_options}
+
+    def arrays(self, ds: xr.Dataset, origin: str) -> LearnArrays:
+        """Standardised arrays of a labelled Dataset (targets with no finite TS dropped)."""
+        assert self.features is not None and self.targets is not None
+        ts = ts_array(ds, origin)
+        keep = np.isfinite(ts).any(axis=1)
+        x, mask = self.features.transform(ts[keep])
+        return LearnArrays(
+            x,
+            mask,
+            kind_index(ds, origin)[keep],
+            self.targets.transform(target_array(ds, origin)[keep]),
+        )
+
+    def fit(self, train: xr.Dataset, validation: xr.Dataset | None = None) -> SpectraLearner:
+        """Fit on a labelled spectra Dataset (validation optional, same grid).
+
+        Targets whose TS is NaN at every frequency are left out. Returns ``self``.
+        """
+        ts = ts_array(train, "training data")
+        keep = np.isfinite(ts).any(axis=1)
+        kinds = kind_index(train, "training data")[keep]
+        missing = [k for i, k in enumerate(KINDS) if not (kinds == i).any()]
+        if missing:
+            raise SpectraValidationError(
+                f"training data has no {' or '.join(missing)} targets; both kinds are needed"
+            )
+        if keep.sum() < 2:
+            raise SpectraValidationError("training data needs at least 2 measured spectra")
+        self.frequency = np.asarray(train["frequency"].values, dtype=np.float64)
+        self.features = FeatureScaler.fit(ts[keep])
+        self.targets = TargetScaler.fit(target_array(train, "training data")[keep])
+        tr = self.arrays(train, "training data")
+        va = None
+        if validation is not None:
+            check_grid(self.frequency, validation["frequency"].values, "validation data")
+            va = self.arrays(validation, "validation data")
+        t0 = time.perf_counter()
+        details = self._fit(tr, va)
+        self.training = {
+            "n_train": len(tr),
+            "n_validation": len(va) if va else 0,
+            "dropped_all_nan": int((~keep).sum()),
+            "fit_seconds": round(time.perf_counter() - t0, 3),
+            **(details or {}),
+        }
+        return self
+
+    def predict_arrays(self, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Class probabilities (n, 2) and (theta deg, a m, b m) (n, 3) from a TS array on
+        the model grid; rows with no finite TS give NaN."""
+        if not self.is_fitted:
+            raise TsToolkitError(f"model {self.name!r} is not trained yet")
+        assert self.features is not None and self.targets is not None
+        ts = np.asarray(ts, dtype=np.float64)
+        ok = np.isfinite(ts).any(axis=1)
+        proba = np.full((ts.shape[0], len(KINDS)), np.nan)
+        y = np.full((ts.shape[0], len(TARGET_NAMES)), np.nan)
+        if ok.any():
+            x, mask = self.features.transform(ts[ok])
+            p, z = self._predict(x, mask)
+            proba[ok] = p
+            y[ok] = self.targets.inverse(z)
+        return proba, y
+
+    def predict(self, spectra: xr.Dataset) -> xr.Dataset:
+        """Predict kind (+ its probability), theta (deg), a, b, Req (m) and alpha.
+
+        Raises :class:`ModelMismatchError` if the spectra are on another frequency grid
+        and :class:`SpectraValidationError` if no TS value is finite. Targets with no
+        finite TS get kind ``"unknown"`` and NaN values.
+        """
+        import xarray as xr
+
+        if not self.is_fitted:
+            raise TsToolkitError(f"model {self.name!r} is not trained yet")
+        origin = "the spectra"
+        check_grid(self.frequency, spectra["frequency"].values, origin)
+        proba, y = self.predict_arrays(ts_array(spectra, origin))
+        ok = np.isfinite(proba).all(axis=1)
+        idx = np.argmax(np.where(ok[:, None], proba, 0.0), axis=1)
+        kind = np.where(ok, np.asarray(KINDS, dtype=object)[idx], "unknown").astype(object)
+        prob = np.where(ok, np.take_along_axis(np.nan_to_num(proba), idx[:, None], 1)[:, 0], np.nan)
+        theta, a, b = y[:, 0], y[:, 1], y[:, 2]
+        coords = {"target": spectra["target"].values}
+        units = {
+            "theta": "degree",
+            "a": "m",
+            "b": "m",
+            "Req": "m",
+            "alpha": "1",
+            "probability": "1",
+        }
+        data = {
+            "kind": kind,
+            "probability": prob,
+            "theta": theta,
+            "a": a,
+            "b": b,
+            "Req": np.cbrt(a * b * b),
+            "alpha": a / b,
+        }
+        out = xr.Dataset(coords=coords, attrs={"model": self.name})
+        for key, values in data.items():
+            attrs = {"units": units[key]} if key in units else {}
+            out[key] = ("target", values, attrs)
+        return out
+
+    def metadata(self) -> dict[str, Any]:
+        """Everything but the weights that a model file records (JSON-able)."""
+        if not self.is_fitted:
+            raise TsToolkitError(f"model {self.name!r} is not trained yet; nothing to save")
+        assert self.features is not None and self.targets is not None
+        return {
+            "plugin": self.name,
+            "frequency_hz": np.asarray(self.frequency).tolist(),
+            "features": self.features.to_dict(),
+            "targets": self.targets.to_dict(),
+            "target_names": list(TARGET_NAMES),
+            "kinds": list(KINDS),
+            "settings": self.saved_settings(),
+            "split": self.split.to_dict() if self.split is not None else None,
+            "training": self.training,
+        }
+
+    def restore(self, meta: Mapping[str, Any], files: Mapping[str, bytes]) -> None:
+        """Set the fitted state from a model file's metadata and weight blobs."""
+        self.frequency = np.asarray(meta["frequency_hz"], dtype=np.float64)
+        self.features = FeatureScaler.from_dict(meta["features"])
+        self.targets = TargetScaler.from_dict(meta["targets"])
+        self.split = Split.from_dict(meta["split"]) if meta.get("split") else None
+        self.training = dict(meta.get("training") or {})
+        self._import_weights(files)
+
+    def save(self, path: str | Path) -> None:
+        """Write the model file (see :mod:`ts_toolkit.modelfile`)."""
+        from ..modelfile import save_model
+
+        save_model(self, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> SpectraLearner:
+        """Read a model file written by :meth:`save` (no arbitrary unpickling)."""
+        from ..modelfile import read_model_file
+
+        meta, files = read_model_file(path)
+        if meta["plugin"] != cls.name:
+            raise ModelMismatchError(f"{path} holds a {meta['plugin']!r} model, not {cls.name!r}")
+        try:
+            model = cls(**meta["settings"])
+        except TypeError as exc:
+            raise ModelMismatchError(
+                f"{path}: settings do not fit this version of the {cls.name!r} plugin: {exc}"
+            ) from exc
+        model.restore(meta, files)
+        return model
