@@ -29,8 +29,20 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "bench.nc"
-        cmd = [sys.executable, "-m", "ts_toolkit", "simulate", "--out", str(data), "--n",
-               str(args.n), "--seed", "2024", "--workers", str(args.workers)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "ts_toolkit",
+            "simulate",
+            "--out",
+            str(data),
+            "--n",
+            str(args.n),
+            "--seed",
+            "2024",
+            "--workers",
+            str(args.workers),
+        ]
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True)
         wall = time.perf_counter() - t0

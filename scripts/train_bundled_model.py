@@ -31,8 +31,9 @@ def run(*args: str) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--epochs", type=int, default=60)
@@ -44,11 +45,32 @@ def main() -> None:
     data = args.data or args.work / f"table1-45-260kHz-n{args.n}.nc"
     t_sim = 0.0
     if args.data is None:
-        t_sim = run("simulate", "--out", str(data), "--n", str(args.n), "--seed",
-                    str(args.seed), "--space", str(REPO / "scripts" / "bundled_space.toml"))
+        t_sim = run(
+            "simulate",
+            "--out",
+            str(data),
+            "--n",
+            str(args.n),
+            "--seed",
+            str(args.seed),
+            "--space",
+            str(REPO / "scripts" / "bundled_space.toml"),
+        )
     model = args.work / "cnn.tsm"
-    t_train = run("train", str(data), "--model", "cnn", "--out", str(model), "--seed",
-                  str(args.seed), "--epochs", str(args.epochs), "--set", f"width={args.width}")
+    t_train = run(
+        "train",
+        str(data),
+        "--model",
+        "cnn",
+        "--out",
+        str(model),
+        "--seed",
+        str(args.seed),
+        "--epochs",
+        str(args.epochs),
+        "--set",
+        f"width={args.width}",
+    )
     eval_dir = args.work / "evaluate"
     run("evaluate", str(data), "--model", str(model), "--out-dir", str(eval_dir))
     target = REPO / "src" / "ts_toolkit" / "data" / "default.tsm"

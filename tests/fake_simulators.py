@@ -21,9 +21,13 @@ _SPECS = {
 
 def toy_ts(f: np.ndarray, p: dict[str, np.ndarray]) -> np.ndarray:
     """A smooth deterministic function of the parameters (dB)."""
-    return (-60 + 20 * np.log10(p["a"][:, None] * 100)
-            + 3 * np.sin(f[None, :] * p["b"][:, None] / 300.0)
-            + 0.05 * p["theta"][:, None] + 0.001 * p["rho_s"][:, None])
+    return (
+        -60
+        + 20 * np.log10(p["a"][:, None] * 100)
+        + 3 * np.sin(f[None, :] * p["b"][:, None] / 300.0)
+        + 0.05 * p["theta"][:, None]
+        + 0.001 * p["rho_s"][:, None]
+    )
 
 
 class SlowToy:

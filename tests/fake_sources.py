@@ -39,8 +39,9 @@ class FakeRawSource:
         n = 0 if text == "none" else int(text.split()[1])
         rng = np.random.default_rng(zlib.crc32(Path(path).name.encode()))
         ts = -50 + rng.normal(0, 3, (n, FILE_GRID.size))
-        return make_spectra(FILE_GRID, ts, file=[str(path)] * n, channel=["38 kHz"] * n,
-                            range=rng.uniform(5, 50, n))
+        return make_spectra(
+            FILE_GRID, ts, file=[str(path)] * n, channel=["38 kHz"] * n, range=rng.uniform(5, 50, n)
+        )
 
 
 class FakeModel:
@@ -50,12 +51,17 @@ class FakeModel:
         mean = np.nanmean(spectra["TS"].values, axis=1)
         kind = np.where(mean > -50, "gas", "liquid").astype(object)
         n = mean.size
-        return xr.Dataset({
-            "kind": ("target", kind), "probability": ("target", np.full(n, 0.9)),
-            "theta": ("target", np.full(n, 45.0)), "a": ("target", -mean * 1e-4),
-            "b": ("target", -mean * 5e-5), "alpha": ("target", np.full(n, 2.0)),
-            "Req": ("target", -mean * 6e-5),
-        })
+        return xr.Dataset(
+            {
+                "kind": ("target", kind),
+                "probability": ("target", np.full(n, 0.9)),
+                "theta": ("target", np.full(n, 45.0)),
+                "a": ("target", -mean * 1e-4),
+                "b": ("target", -mean * 5e-5),
+                "alpha": ("target", np.full(n, 2.0)),
+                "Req": ("target", -mean * 6e-5),
+            }
+        )
 
 
 @hookimpl

@@ -30,7 +30,8 @@ def test_collect_inputs(cruise):
     files = collect_inputs([folder])
     assert len(files) == 8 and all(f.suffix == ".raw" for f in files)
     assert collect_inputs([str(folder / "*.raw")]) == sorted(
-        p.resolve() for p in folder.glob("*.raw"))
+        p.resolve() for p in folder.glob("*.raw")
+    )
     with pytest.raises(InputFileError, match="not found"):
         collect_inputs([folder / "nope"])
     with pytest.raises(InputFileError, match="no files match"):
@@ -48,8 +49,12 @@ def test_batch_keeps_good_targets_and_lists_failures(cruise):
     assert "no single targets" in reasons["empty.raw"]
     ds = read_spectra(out)
     assert ds.sizes["target"] == sum(good.values())
-    per_file = {Path(f).name: n for f, n in zip(*__import__("numpy").unique(
-        ds["file"].values.astype(str), return_counts=True))}
+    per_file = {
+        Path(f).name: n
+        for f, n in zip(
+            *__import__("numpy").unique(ds["file"].values.astype(str), return_counts=True)
+        )
+    }
     assert per_file == {Path(k).name: v for k, v in good.items()}
     assert ds["frequency"].values[0] == 34e3 and ds.sizes["frequency"] == 23
     for name in ("pred_kind", "pred_a", "pred_theta"):
@@ -101,8 +106,12 @@ run_batch([{folder!r}], {model!r}, {out!r}, scheduler="synchronous")
 def test_kill_midway_and_rerun_gives_the_same_output(cruise, monkeypatch):
     folder, _ = cruise
     out = folder / "killed.nc"
-    code = RUNNER.format(tests=str(Path(__file__).parent), folder=str(folder),
-                         model=str(folder / "model.tsm"), out=str(out))
+    code = RUNNER.format(
+        tests=str(Path(__file__).parent),
+        folder=str(folder),
+        model=str(folder / "model.tsm"),
+        out=str(out),
+    )
     env = dict(__import__("os").environ, FAKE_SOURCE_DELAY="0.3", TS_TOOLKIT_PLUGINS="")
     proc = subprocess.Popen([sys.executable, "-c", code], env=env)
     work = folder / "killed.nc.work"
@@ -125,9 +134,21 @@ def test_cli_batch_exit_code_says_completed_with_failures(cruise, monkeypatch, c
     from ts_toolkit.cli import main
 
     folder, _ = cruise
-    monkeypatch.setattr(sys, "argv", ["ts-toolkit", "batch", str(folder), "--model",
-                                      str(folder / "model.tsm"), "--out",
-                                      str(folder / "c.nc"), "--scheduler", "synchronous"])
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            "ts-toolkit",
+            "batch",
+            str(folder),
+            "--model",
+            str(folder / "model.tsm"),
+            "--out",
+            str(folder / "c.nc"),
+            "--scheduler",
+            "synchronous",
+        ],
+    )
     with pytest.raises(SystemExit) as exc:
         main()
     assert exc.value.code == 1
@@ -139,10 +160,22 @@ def test_cli_batch_missing_model_is_one_line(cruise, monkeypatch, capsys):
     from ts_toolkit.cli import main
 
     folder, _ = cruise
-    monkeypatch.setattr(sys, "argv", ["ts-toolkit", "batch", str(folder), "--model",
-                                      str(folder / "nope.tsm"), "--out", str(folder / "c.nc")])
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            "ts-toolkit",
+            "batch",
+            str(folder),
+            "--model",
+            str(folder / "nope.tsm"),
+            "--out",
+            str(folder / "c.nc"),
+        ],
+    )
     with pytest.raises(SystemExit) as exc:
         main()
     assert exc.value.code == 2
     assert capsys.readouterr().err.strip().splitlines() == [
-        f"error: model file not found: {folder / 'nope.tsm'}"]
+        f"error: model file not found: {folder / 'nope.tsm'}"
+    ]

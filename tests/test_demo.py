@@ -38,8 +38,18 @@ def knn_model(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("demo-model")
     (tmp / "space.toml").write_text(SPACE)
     data, model = tmp / "train.nc", tmp / "knn.tsm"
-    _cli(mp, "simulate", "--out", str(data), "--space", str(tmp / "space.toml"),
-         "--simulator", "stanton-sphere", "--scheduler", "synchronous")
+    _cli(
+        mp,
+        "simulate",
+        "--out",
+        str(data),
+        "--space",
+        str(tmp / "space.toml"),
+        "--simulator",
+        "stanton-sphere",
+        "--scheduler",
+        "synchronous",
+    )
     _cli(mp, "train", str(data), "--model", "knn", "--out", str(model))
     mp.undo()
     return model
@@ -59,8 +69,18 @@ def test_demo_detects_every_target_and_reports_errors(tmp_path, knn_model):
 
 
 def test_demo_command_prints_the_comparison(tmp_path, knn_model, monkeypatch, capsys):
-    _cli(monkeypatch, "demo", "--out-dir", str(tmp_path), "--targets", "3", "--model",
-         str(knn_model), "--simulator", "stanton-sphere")
+    _cli(
+        monkeypatch,
+        "demo",
+        "--out-dir",
+        str(tmp_path),
+        "--targets",
+        "3",
+        "--model",
+        str(knn_model),
+        "--simulator",
+        "stanton-sphere",
+    )
     out = capsys.readouterr().out
     assert "detected 3 of 3 targets" in out
     assert "kind correct for 100%" in out
@@ -69,8 +89,11 @@ def test_demo_command_prints_the_comparison(tmp_path, knn_model, monkeypatch, ca
 def test_demo_without_model_is_a_one_line_error(tmp_path, monkeypatch, capsys):
     from ts_toolkit.cli import main
 
-    monkeypatch.setattr(sys, "argv", ["ts-toolkit", "demo", "--out-dir", str(tmp_path),
-                                      "--model", str(tmp_path / "none.tsm")])
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        ["ts-toolkit", "demo", "--out-dir", str(tmp_path), "--model", str(tmp_path / "none.tsm")],
+    )
     with pytest.raises(SystemExit) as exc:
         main()
     assert exc.value.code == 2

@@ -70,8 +70,12 @@ def _fake_plugin(kind_hook: str, *names: str) -> types.SimpleNamespace:
 
 def test_plugin_registered_by_hand_is_attributed():
     reg = registry()
-    reg.register_plugin(_fake_plugin("register_sources", "fake-src"), name="fakes",
-                        package="fake-pkg", version="9.9")
+    reg.register_plugin(
+        _fake_plugin("register_sources", "fake-src"),
+        name="fakes",
+        package="fake-pkg",
+        version="9.9",
+    )
     entry = reg.entries("source")["fake-src"]
     assert (entry.plugin, entry.package, entry.version) == ("fakes", "fake-pkg", "9.9")
 

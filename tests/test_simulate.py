@@ -40,8 +40,15 @@ def assert_same_data(a: xr.Dataset, b: xr.Dataset) -> None:
 
 def test_simulate_writes_schema_and_parameters(tmp_path):
     space = small_space()
-    report = simulate(space, tmp_path / "s.nc", seed=3, simulator="stanton-sphere",
-                      chunk_size=7, scheduler="synchronous", progress=False)
+    report = simulate(
+        space,
+        tmp_path / "s.nc",
+        seed=3,
+        simulator="stanton-sphere",
+        chunk_size=7,
+        scheduler="synchronous",
+        progress=False,
+    )
     assert report.ok and report.n_targets == 40 and report.n_chunks == 6
     ds = read_spectra(tmp_path / "s.nc")
     assert ds.sizes == {"target": 40, "frequency": space.frequency.size}
@@ -57,10 +64,25 @@ def test_simulate_writes_schema_and_parameters(tmp_path):
 
 def test_dask_local_cluster_matches_synchronous(tmp_path):
     space = small_space()
-    simulate(space, tmp_path / "sync.nc", seed=2, simulator="stanton-sphere", chunk_size=9,
-             scheduler="synchronous", progress=False)
-    simulate(space, tmp_path / "dask.nc", seed=2, simulator="stanton-sphere", chunk_size=9,
-             scheduler="threads", workers=2, progress=False)
+    simulate(
+        space,
+        tmp_path / "sync.nc",
+        seed=2,
+        simulator="stanton-sphere",
+        chunk_size=9,
+        scheduler="synchronous",
+        progress=False,
+    )
+    simulate(
+        space,
+        tmp_path / "dask.nc",
+        seed=2,
+        simulator="stanton-sphere",
+        chunk_size=9,
+        scheduler="threads",
+        workers=2,
+        progress=False,
+    )
     assert_same_data(read_spectra(tmp_path / "sync.nc"), read_spectra(tmp_path / "dask.nc"))
 
 
@@ -68,8 +90,9 @@ def test_existing_output_is_not_overwritten(tmp_path):
     out = tmp_path / "s.nc"
     out.write_text("precious")
     with pytest.raises(TsToolkitError, match="already exists"):
-        simulate(small_space(), out, simulator="stanton-sphere", scheduler="synchronous",
-                 progress=False)
+        simulate(
+            small_space(), out, simulator="stanton-sphere", scheduler="synchronous", progress=False
+        )
     assert out.read_text() == "precious"
 
 
@@ -105,13 +128,27 @@ def test_resume_after_kill_gives_the_same_file(tmp_path, monkeypatch):
 
     monkeypatch.setenv("SLOW_TOY_DELAY", "0")
     fake_simulators.install()
-    report = simulate(small_space(), out, seed=9, simulator="slow-toy", chunk_size=4,
-                      scheduler="synchronous", progress=False)
+    report = simulate(
+        small_space(),
+        out,
+        seed=9,
+        simulator="slow-toy",
+        chunk_size=4,
+        scheduler="synchronous",
+        progress=False,
+    )
     assert report.resumed_chunks == done_before
     assert report.computed_chunks == 10 - done_before
     fresh = tmp_path / "fresh.nc"
-    simulate(small_space(), fresh, seed=9, simulator="slow-toy", chunk_size=4,
-             scheduler="synchronous", progress=False)
+    simulate(
+        small_space(),
+        fresh,
+        seed=9,
+        simulator="slow-toy",
+        chunk_size=4,
+        scheduler="synchronous",
+        progress=False,
+    )
     assert_same_data(read_spectra(out), read_spectra(fresh))
 
 
@@ -122,18 +159,32 @@ def test_parts_of_another_job_are_refused(tmp_path):
     parts.mkdir()
     (parts / "manifest.json").write_text('{"job": {"seed": 1234}, "n_targets": 1}')
     with pytest.raises(TsToolkitError, match="parts of a different simulation"):
-        simulate(small_space(), out, seed=9, simulator="slow-toy", scheduler="synchronous",
-                 progress=False)
+        simulate(
+            small_space(),
+            out,
+            seed=9,
+            simulator="slow-toy",
+            scheduler="synchronous",
+            progress=False,
+        )
 
 
 def test_failing_chunk_is_reported_and_others_kept(tmp_path):
     fake_simulators.install()
     out = tmp_path / "f.nc"
-    report = simulate(small_space(), out, seed=1, simulator="failing-toy", chunk_size=4,
-                      scheduler="synchronous", progress=False)
+    report = simulate(
+        small_space(),
+        out,
+        seed=1,
+        simulator="failing-toy",
+        chunk_size=4,
+        scheduler="synchronous",
+        progress=False,
+    )
     assert not report.ok
-    failed_targets = {t for f in report.failures
-                      for t in range(f["targets"][0], f["targets"][1] + 1)}
+    failed_targets = {
+        t for f in report.failures for t in range(f["targets"][0], f["targets"][1] + 1)
+    }
     for f in report.failures:
         assert "toy failure for theta > 80" in f["error"]
         assert max(f["parameters"]["theta"]) > 80
@@ -148,12 +199,28 @@ def test_cli_simulate_and_plot(tmp_path, monkeypatch):
     from ts_toolkit.cli import main
 
     space = tmp_path / "space.toml"
-    space.write_text('[frequency]\nbands = "34-45 kHz"\n[kinds.gas]\ncount = 6\n'
-                     '[kinds.liquid]\ncount = 4\n')
+    space.write_text(
+        '[frequency]\nbands = "34-45 kHz"\n[kinds.gas]\ncount = 6\n[kinds.liquid]\ncount = 4\n'
+    )
     out = tmp_path / "cli.nc"
-    monkeypatch.setattr(sys, "argv", ["ts-toolkit", "simulate", "--out", str(out),
-                                      "--space", str(space), "--simulator", "stanton-sphere",
-                                      "--scheduler", "synchronous", "--seed", "5"])
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            "ts-toolkit",
+            "simulate",
+            "--out",
+            str(out),
+            "--space",
+            str(space),
+            "--simulator",
+            "stanton-sphere",
+            "--scheduler",
+            "synchronous",
+            "--seed",
+            "5",
+        ],
+    )
     with pytest.raises(SystemExit) as exc:
         main()
     assert exc.value.code in (0, None)
@@ -172,11 +239,27 @@ def test_cli_failures_exit_2_with_one_line(tmp_path, monkeypatch, capsys):
 
     fake_simulators.install()
     space = tmp_path / "space.toml"
-    space.write_text('[frequency]\nbands = "34-45 kHz"\n[kinds.gas]\ncount = 8\n'
-                     "theta = { min = 70, max = 90 }\n")
-    monkeypatch.setattr(sys, "argv", ["ts-toolkit", "simulate", "--out", str(tmp_path / "x.nc"),
-                                      "--space", str(space), "--simulator", "failing-toy",
-                                      "--scheduler", "synchronous", "--chunk-size", "2"])
+    space.write_text(
+        '[frequency]\nbands = "34-45 kHz"\n[kinds.gas]\ncount = 8\ntheta = { min = 70, max = 90 }\n'
+    )
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            "ts-toolkit",
+            "simulate",
+            "--out",
+            str(tmp_path / "x.nc"),
+            "--space",
+            str(space),
+            "--simulator",
+            "failing-toy",
+            "--scheduler",
+            "synchronous",
+            "--chunk-size",
+            "2",
+        ],
+    )
     with pytest.raises(SystemExit) as exc:
         main()
     assert exc.value.code == 2

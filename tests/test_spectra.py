@@ -16,9 +16,12 @@ def _example() -> xr.Dataset:
     ts = rng.normal(-60, 5, size=(4, f.size))
     ts[1, 3] = np.nan
     return make_spectra(
-        f, ts,
+        f,
+        ts,
         attrs={"simulator": "x", "settings": {"n": 4, "kinds": ["gas"]}, "seed": 7},
-        a=[0.01, 0.02, 0.03, 0.04], b=[0.005, 0.01, 0.01, 0.02], theta=[10, 20, 30, 90.0],
+        a=[0.01, 0.02, 0.03, 0.04],
+        b=[0.005, 0.01, 0.01, 0.02],
+        theta=[10, 20, 30, 90.0],
         kind=["gas", "liquid", "gas", "liquid"],
     )
 
@@ -45,15 +48,22 @@ def test_units_are_attached():
     [
         (lambda d: d.drop_vars("TS"), "variable 'TS' is missing"),
         (lambda d: d.assign(TS=d["TS"].transpose()), r"has dims \('frequency', 'target'\)"),
-        (lambda d: d.assign_coords(
-            frequency=("frequency", d["frequency"].values[::-1], {"units": "Hz"})),
-         "not strictly increasing"),
+        (
+            lambda d: d.assign_coords(
+                frequency=("frequency", d["frequency"].values[::-1], {"units": "Hz"})
+            ),
+            "not strictly increasing",
+        ),
         (lambda d: d.assign(a=d["a"].assign_attrs(units="mm")), "'a' has units 'mm'"),
         (lambda d: d.assign(TS=d["TS"].assign_attrs(units="dB")), "'TS' has units 'dB'"),
-        (lambda d: d.assign_coords(frequency=d["frequency"].assign_attrs(units="kHz")),
-         "'frequency' has units 'kHz'"),
-        (lambda d: d.assign(kind=("target", np.array(["gas", "fish", "gas", "gas"], object))),
-         "'kind' has values \\['fish'\\]"),
+        (
+            lambda d: d.assign_coords(frequency=d["frequency"].assign_attrs(units="kHz")),
+            "'frequency' has units 'kHz'",
+        ),
+        (
+            lambda d: d.assign(kind=("target", np.array(["gas", "fish", "gas", "gas"], object))),
+            "'kind' has values \\['fish'\\]",
+        ),
         (lambda d: d.assign(TS=d["TS"].where(d["TS"] < 0, np.inf)), "infinite"),
     ],
 )

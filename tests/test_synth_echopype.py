@@ -29,8 +29,11 @@ def open_strict(path):
     """``echopype.open_raw`` turning every Python warning into an error and collecting
     echopype's logged warnings."""
     handler = _Collect()
-    loggers = [logging.getLogger(name) for name in list(logging.Logger.manager.loggerDict)
-               if name.startswith("echopype")] + [logging.getLogger("echopype")]
+    loggers = [
+        logging.getLogger(name)
+        for name in list(logging.Logger.manager.loggerDict)
+        if name.startswith("echopype")
+    ] + [logging.getLogger("echopype")]
     for lg in loggers:
         lg.addHandler(handler)
     try:
@@ -85,8 +88,12 @@ def test_decodes_to_the_samples_written(written):
 def test_ping_times_and_transmit_parameters(written):
     survey, _, _, ed, _ = written
     beam = ed["Sonar/Beam_group1"]
-    want = np.array([np.datetime64(survey.ping_time(p).replace(tzinfo=None), "ns")
-                     for p in range(survey.n_pings)])
+    want = np.array(
+        [
+            np.datetime64(survey.ping_time(p).replace(tzinfo=None), "ns")
+            for p in range(survey.n_pings)
+        ]
+    )
     np.testing.assert_array_equal(beam["ping_time"].values, want)
     for ch in survey.settings.channels:
         b = beam.sel(channel=ch.channel_id)
@@ -112,8 +119,11 @@ def test_filters_calibration_and_environment(written):
         v = vend.sel(channel=ch.channel_id).isel(filter_time=0)
         s1, s2 = channel_stages(ch)
         for name, st in (("WBT", s1), ("PC", s2)):
-            c = (v[f"{name}_coeffs_real"] + 1j * v[f"{name}_coeffs_imag"]).dropna(
-                f"{name}_filter_n").values
+            c = (
+                (v[f"{name}_coeffs_real"] + 1j * v[f"{name}_coeffs_imag"])
+                .dropna(f"{name}_filter_n")
+                .values
+            )
             np.testing.assert_array_equal(c, st.coefficients.astype(np.complex128))
             assert int(v[f"{name}_deci_fac"]) == st.decimation
         assert float(v["impedance_transceiver"]) == ch.z_receiver
@@ -123,8 +133,9 @@ def test_filters_calibration_and_environment(written):
         ok = np.isfinite(cal["gain"].values)
         np.testing.assert_array_equal(f[ok], ch.calibration_frequencies())
         np.testing.assert_allclose(cal["gain"].values[ok], ch.model.gain_db(f[ok]), atol=1e-4)
-        np.testing.assert_allclose(cal["beamwidth_alongship"].values[ok],
-                                   ch.model.beamwidths(f[ok]), atol=1e-4)
+        np.testing.assert_allclose(
+            cal["beamwidth_alongship"].values[ok], ch.model.beamwidths(f[ok]), atol=1e-4
+        )
         assert np.all(cal["impedance_transducer"].values[ok] == ch.z_transducer)
     env = ed["Environment"].isel(time1=0)
     e = survey.settings.environment

@@ -45,7 +45,8 @@ def test_datagram_round_trip(tmp_path):
     when = datetime(2025, 3, 4, 5, 6, 7, 890000, tzinfo=UTC)
     rng = np.random.default_rng(0)
     samples = (rng.standard_normal((37, 4)) + 1j * rng.standard_normal((37, 4))).astype(
-        np.complex64)
+        np.complex64
+    )
     coeffs = (rng.standard_normal(21) + 1j * rng.standard_normal(21)).astype(np.complex64)
     cid = "WBT 745001-1 ES120-7C"
     path = tmp_path / "x.raw"
@@ -63,8 +64,12 @@ def test_datagram_round_trip(tmp_path):
     ch, stage, dec, back = rf.decode_fil1(dgs[1].body)
     assert (ch, stage, dec) == (cid, 2, 4)
     np.testing.assert_array_equal(back, coeffs)
-    assert dgs[2].body.rstrip(b"\x00").decode().endswith("*" + rf.nmea_checksum(
-        "GPGGA,120000.00,6000.0000,N"))
+    assert (
+        dgs[2]
+        .body.rstrip(b"\x00")
+        .decode()
+        .endswith("*" + rf.nmea_checksum("GPGGA,120000.00,6000.0000,N"))
+    )
     assert struct.unpack("<4f", dgs[3].body) == (0.0, 0.0, 0.0, 90.0)
     ch, offset, got = rf.decode_raw3(dgs[4].body)
     assert (ch, offset) == (cid, 0)

@@ -64,7 +64,7 @@ def test_independent_tsf_chain_recovers_ts(one_target):
     b = beam.isel(channel=0, ping_time=0)
     u = (b["backscatter_r"] + 1j * b["backscatter_i"]).transpose("beam", "range_sample").values
     norm = np.linalg.norm(y_mf) ** 2
-    y_pc = np.array([np.convolve(s, np.conj(y_mf[::-1]))[y_mf.size - 1:] for s in u]) / norm
+    y_pc = np.array([np.convolve(s, np.conj(y_mf[::-1]))[y_mf.size - 1 :] for s in u]) / norm
     y = y_pc.mean(axis=0)
     dt = float(b["sample_interval"].values)
     env = ed["Environment"].isel(time1=0)
@@ -95,16 +95,27 @@ def test_independent_tsf_chain_recovers_ts(one_target):
     z_td = float(cal["impedance_transducer"].values[ok][0])
     gain = np.interp(f, cal["cal_frequency"].values[ok], cal["gain"].values[ok])
     bw_al = np.interp(f, cal["cal_frequency"].values[ok], cal["beamwidth_alongship"].values[ok])
-    bw_at = np.interp(f, cal["cal_frequency"].values[ok],
-                      cal["beamwidth_athwartship"].values[ok])
+    bw_at = np.interp(f, cal["cal_frequency"].values[ok], cal["beamwidth_athwartship"].values[ok])
     p_rx = 4 * np.abs(ratio) ** 2 / 8 * abs(z_rx + z_td) ** 2 / z_rx**2 / z_td
-    alpha = calc_absorption(f, float(env["temperature"]), float(env["salinity"]),
-                            float(env["depth"]), float(env["acidity"]), c, "FG")
+    alpha = calc_absorption(
+        f,
+        float(env["temperature"]),
+        float(env["salinity"]),
+        float(env["depth"]),
+        float(env["acidity"]),
+        c,
+        "FG",
+    )
     x2, y2 = (2 * al / bw_al) ** 2, (2 * at / bw_at) ** 2
     comp = 6.0206 * (x2 + y2 - 0.18 * x2 * y2)
     p_tx = float(b["transmit_power"])
-    ts = (10 * np.log10(p_rx) + 40 * np.log10(r_t) + 2 * alpha * r_t
-          - 10 * np.log10(p_tx * (c / f) ** 2 * 10 ** (2 * gain / 10) / (16 * np.pi**2)) + comp)
+    ts = (
+        10 * np.log10(p_rx)
+        + 40 * np.log10(r_t)
+        + 2 * alpha * r_t
+        - 10 * np.log10(p_tx * (c / f) ** 2 * 10 ** (2 * gain / 10) / (16 * np.pi**2))
+        + comp
+    )
     inner = _inner(f, ch)
     err = ts[inner] - smooth_ts(f[inner])
     assert np.max(np.abs(err)) < 0.5, np.max(np.abs(err))
@@ -141,9 +152,12 @@ def test_ek80_source_multichannel_survey(tmp_path):
     src = _ek80_source()
     chans = default_channels("70,120,200")
     settings = SurveySettings(chans, max_range=16.0, noise_db=-150.0)
-    targets = [SyntheticTarget(p, r, al, at, F, smooth_ts(F) + d, "gas")
-               for p, (r, al, at, d) in enumerate([(6.3, 0.5, 0.4, 0.0), (9.8, -1.1, 0.9, -5.0),
-                                                   (12.6, 0.2, -1.6, 3.0)])]
+    targets = [
+        SyntheticTarget(p, r, al, at, F, smooth_ts(F) + d, "gas")
+        for p, (r, al, at, d) in enumerate(
+            [(6.3, 0.5, 0.4, 0.0), (9.8, -1.1, 0.9, -5.0), (12.6, 0.2, -1.6, 3.0)]
+        )
+    ]
     path = tmp_path / "three.raw"
     write_raw(Survey(settings, targets, n_pings=3, seed=9), path)
     ds = src.open(path)
@@ -185,9 +199,11 @@ def test_match_targets_against_truth(tmp_path):
     src = _ek80_source()
     chans = default_channels("120,200")
     settings = SurveySettings(chans, max_range=16.0, noise_db=-150.0)
-    targets = [SyntheticTarget(0, 6.3, 0.5, 0.4, F, smooth_ts(F), "gas"),
-               SyntheticTarget(0, 11.8, -0.9, -1.0, F, smooth_ts(F) - 6, "liquid"),
-               SyntheticTarget(1, 8.1, 1.4, 0.2, F, smooth_ts(F) + 2, "gas")]
+    targets = [
+        SyntheticTarget(0, 6.3, 0.5, 0.4, F, smooth_ts(F), "gas"),
+        SyntheticTarget(0, 11.8, -0.9, -1.0, F, smooth_ts(F) - 6, "liquid"),
+        SyntheticTarget(1, 8.1, 1.4, 0.2, F, smooth_ts(F) + 2, "gas"),
+    ]
     path = tmp_path / "m.raw"
     survey = Survey(settings, targets, n_pings=2, seed=6)
     write_raw(survey, path)
@@ -206,14 +222,22 @@ def test_match_targets_without_a_reader():
     from ts_toolkit.synth import match_targets
 
     f = np.arange(90e3, 171e3, 1e3)
-    truth = make_spectra(f, np.stack([-40 + 0 * f, -50 + 0 * f]),
-                         ping_time=np.array(["2025-01-01T12:00:01.000000Z"] * 2, dtype=object),
-                         range=np.array([5.0, 9.0]), angle_alongship=np.array([0.0, 1.0]),
-                         angle_athwartship=np.array([0.0, -1.0]))
-    found = make_spectra(f[::2], np.stack([-40.3 + 0 * f[::2], -20 + 0 * f[::2]]),
-                         ping_time=np.array(["2025-01-01T12:00:01"] * 2, dtype="datetime64[ns]"),
-                         range=np.array([9.01, 5.6]), angle_alongship=np.array([1.02, 0.0]),
-                         angle_athwartship=np.array([-1.0, 0.0]))
+    truth = make_spectra(
+        f,
+        np.stack([-40 + 0 * f, -50 + 0 * f]),
+        ping_time=np.array(["2025-01-01T12:00:01.000000Z"] * 2, dtype=object),
+        range=np.array([5.0, 9.0]),
+        angle_alongship=np.array([0.0, 1.0]),
+        angle_athwartship=np.array([0.0, -1.0]),
+    )
+    found = make_spectra(
+        f[::2],
+        np.stack([-40.3 + 0 * f[::2], -20 + 0 * f[::2]]),
+        ping_time=np.array(["2025-01-01T12:00:01"] * 2, dtype="datetime64[ns]"),
+        range=np.array([9.01, 5.6]),
+        angle_alongship=np.array([1.02, 0.0]),
+        angle_athwartship=np.array([-1.0, 0.0]),
+    )
     s = match_targets(found, truth)
     assert s["detected"].values.tolist() == [False, True]
     assert int(s["found_index"][1]) == 0

@@ -37,8 +37,9 @@ def _small(seed: int, **kw):
 
 
 def test_survey_draws_table1_targets_and_places_them():
-    s = make_survey(6, 3, channels="70,200", n_pings=2, simulator=SIM, max_range=20.0,
-                    max_angle=1.5)
+    s = make_survey(
+        6, 3, channels="70,200", n_pings=2, simulator=SIM, max_range=20.0, max_angle=1.5
+    )
     assert s.n_pings == 2 and len(s.targets) == 6
     kinds = sorted(t.kind for t in s.targets)
     assert kinds == ["gas"] * 3 + ["liquid"] * 3
@@ -91,8 +92,22 @@ def test_truth_files(tmp_path):
     nc, csv_path = write_truth(s, tmp_path / "s.truth.nc", raw_file=raw)
     ds = read_spectra(nc)
     assert ds.sizes["target"] == 4
-    for name in ("range", "angle_alongship", "angle_athwartship", "kind", "a", "b", "theta",
-                 "Req", "alpha", "rho_s", "c_s", "ping", "ping_time", "channel"):
+    for name in (
+        "range",
+        "angle_alongship",
+        "angle_athwartship",
+        "kind",
+        "a",
+        "b",
+        "theta",
+        "Req",
+        "alpha",
+        "rho_s",
+        "c_s",
+        "ping",
+        "ping_time",
+        "channel",
+    ):
         assert name in ds
     assert ds.attrs["seed"] == 5 and ds.attrs["simulator"] == SIM
     np.testing.assert_allclose(ds["range"].values, [t.range for t in s.targets])
@@ -104,7 +119,8 @@ def test_truth_files(tmp_path):
     # ping times in the truth are the RAW3 times in the file
     times = sorted({d.time for d in rf.iter_datagrams(raw) if d.kind == "RAW3"})
     assert [t.strftime("%Y-%m-%dT%H:%M:%S.%fZ") for t in times] == sorted(
-        {r["ping_time"] for r in rows})
+        {r["ping_time"] for r in rows}
+    )
 
 
 def test_user_errors():
@@ -113,8 +129,7 @@ def test_user_errors():
     with pytest.raises(InvalidParameterError, match="targets"):
         make_survey(0, 1, simulator=SIM)
     with pytest.raises(InvalidParameterError, match="apart"):
-        make_survey(8, 1, channels="120", n_pings=1, simulator=SIM, min_range=5.0,
-                    max_range=8.0)
+        make_survey(8, 1, channels="120", n_pings=1, simulator=SIM, min_range=5.0, max_range=8.0)
     with pytest.raises(TsToolkitError, match="simulator"):
         make_survey(2, 1, simulator="no-such-simulator")
 
@@ -126,8 +141,23 @@ def test_cli_synth_raw(tmp_path):
     from ts_toolkit.cli import app
 
     out = tmp_path / "cli.raw"
-    args = ["synth-raw", "--out", str(out), "--targets", "2", "--seed", "4", "--channels",
-            "200", "--noise-db", "-140", "--simulator", SIM, "--max-range", "9"]
+    args = [
+        "synth-raw",
+        "--out",
+        str(out),
+        "--targets",
+        "2",
+        "--seed",
+        "4",
+        "--channels",
+        "200",
+        "--noise-db",
+        "-140",
+        "--simulator",
+        SIM,
+        "--max-range",
+        "9",
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert out.is_file() and (tmp_path / "cli.truth.nc").is_file()

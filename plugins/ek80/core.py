@@ -216,7 +216,17 @@ def process_ping(
     start = centred.size // 2 - auto_peak
     centred[start : start + auto_power.size] = auto_power / auto_power[auto_peak]
     found, counts = detect(
-        power, ts_comp, comp, angle_al, angle_at, ranges, y, ref_width, f_c, dt, detection,
+        power,
+        ts_comp,
+        comp,
+        angle_al,
+        angle_at,
+        ranges,
+        y,
+        ref_width,
+        f_c,
+        dt,
+        detection,
         autocorr_power=centred,
     )
 

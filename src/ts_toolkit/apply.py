@@ -36,8 +36,7 @@ def _bands(f: np.ndarray, measured: np.ndarray) -> list[tuple[float, float]]:
     return runs
 
 
-def to_model_grid(spectra: xr.Dataset, grid: np.ndarray, allow_partial: bool = False
-                  ) -> xr.Dataset:
+def to_model_grid(spectra: xr.Dataset, grid: np.ndarray, allow_partial: bool = False) -> xr.Dataset:
     """``spectra`` with TS interpolated (linearly in dB) onto ``grid`` (Hz).
 
     Each target is interpolated within its own measured bands; grid points outside them
@@ -66,13 +65,11 @@ def to_model_grid(spectra: xr.Dataset, grid: np.ndarray, allow_partial: bool = F
         )
     result = spectra.drop_vars("TS").drop_dims("frequency", errors="ignore")
     result = result.assign_coords(frequency=("frequency", grid, spectra["frequency"].attrs))
-    result["TS"] = (("target", "frequency"), out.astype(spectra["TS"].dtype),
-                    spectra["TS"].attrs)
+    result["TS"] = (("target", "frequency"), out.astype(spectra["TS"].dtype), spectra["TS"].attrs)
     return result
 
 
-def predict_spectra(model: Any, spectra: xr.Dataset, allow_partial: bool = False
-                    ) -> xr.Dataset:
+def predict_spectra(model: Any, spectra: xr.Dataset, allow_partial: bool = False) -> xr.Dataset:
     """Spectra on the model grid with the model's predictions as ``pred_*`` variables."""
     on_grid = to_model_grid(spectra, model.frequency, allow_partial=allow_partial)
     if on_grid.sizes["target"] == 0:

@@ -91,8 +91,9 @@ def _key(path: Path) -> str:
     return f"{path.stem}-{digest}"
 
 
-def process_file(path: str, model_path: str, options: dict[str, Any]
-                 ) -> tuple[FileOutcome, xr.Dataset | None]:
+def process_file(
+    path: str, model_path: str, options: dict[str, Any]
+) -> tuple[FileOutcome, xr.Dataset | None]:
     """Extract, classify and return one file's targets (runs on a dask worker)."""
     from .apply import predict_spectra
     from .modelfile import load_model
@@ -105,8 +106,7 @@ def process_file(path: str, model_path: str, options: dict[str, Any]
         spectra = source_for(path).open(path, **options.get("source", {}))
         if spectra.sizes.get("target", 0) == 0:
             raise TsToolkitError("no single targets detected")
-        result = predict_spectra(model, spectra, allow_partial=options.get("allow_partial",
-                                                                           False))
+        result = predict_spectra(model, spectra, allow_partial=options.get("allow_partial", False))
     except TsToolkitError as exc:
         reason = " ".join(str(exc).split())
         return FileOutcome(path, "failed", reason, 0, time.perf_counter() - t0, size), None
@@ -145,8 +145,9 @@ class WorkStore:
         os.replace(tmp, sp)  # the status is written last: it marks the file as done
 
 
-def _run(tasks: list[Path], model_path: str, options: dict[str, Any], scheduler: str | None,
-         workers: int) -> Iterator[tuple[Path, FileOutcome, xr.Dataset | None]]:
+def _run(
+    tasks: list[Path], model_path: str, options: dict[str, Any], scheduler: str | None, workers: int
+) -> Iterator[tuple[Path, FileOutcome, xr.Dataset | None]]:
     if scheduler == "synchronous":
         for p in tasks:
             outcome, data = process_file(str(p), model_path, options)
@@ -155,9 +156,13 @@ def _run(tasks: list[Path], model_path: str, options: dict[str, Any], scheduler:
     from distributed import Client, LocalCluster, as_completed
 
     if scheduler in (None, "processes", "threads"):
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1,
-                               processes=scheduler != "threads", dashboard_address=":0",
-                               silence_logs=logging.ERROR)
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=scheduler != "threads",
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
+        )
         client = Client(cluster)
     else:
         cluster = None
@@ -166,15 +171,18 @@ def _run(tasks: list[Path], model_path: str, options: dict[str, Any], scheduler:
         except OSError as exc:
             raise TsToolkitError(f"cannot connect to dask scheduler {scheduler}: {exc}") from exc
     try:
-        futures = {client.submit(process_file, str(p), model_path, options, pure=False): p
-                   for p in tasks}
+        futures = {
+            client.submit(process_file, str(p), model_path, options, pure=False): p for p in tasks
+        }
         for fut in as_completed(futures):
             p = futures[fut]
             if fut.status == "finished":
                 outcome, data = fut.result()
             else:  # the worker itself died (e.g. out of memory)
-                reason = "worker failed: " + "".join(
-                    traceback.format_exception_only(fut.exception())).strip()
+                reason = (
+                    "worker failed: "
+                    + "".join(traceback.format_exception_only(fut.exception())).strip()
+                )
                 outcome, data = FileOutcome(str(p), "failed", reason, 0, 0.0, 0), None
             yield p, outcome, data
     finally:
@@ -210,15 +218,17 @@ def run_batch(
             todo.append(p)
     t0 = time.perf_counter()
     done = 0
-    for p, outcome, data in _run(todo, model_path, options or {}, scheduler,
-                                 workers or os.cpu_count() or 1):
+    for p, outcome, data in _run(
+        todo, model_path, options or {}, scheduler, workers or os.cpu_count() or 1
+    ):
         store.save(p, outcome, data)
         done += 1
         if on_file is not None:
             on_file(outcome, done, len(todo))
     outcomes = [store.load_status(p) for p in files]
-    report = BatchReport(out, [o for o in outcomes if o is not None], skipped,
-                         time.perf_counter() - t0)
+    report = BatchReport(
+        out, [o for o in outcomes if o is not None], skipped, time.perf_counter() - t0
+    )
     combine(files, store, out, model_path)
     return report
 
@@ -235,14 +245,18 @@ def combine(files: list[Path], store: WorkStore, out: Path, model_path: str) -> 
     status_rows = [store.load_status(p).__dict__ for p in files if store.load_status(p)]
     pd.DataFrame(status_rows).to_csv(out.with_name(out.stem + "-files.csv"), index=False)
     if parts:
-        ds = xr.concat(parts, dim="target", data_vars="all", coords="minimal",
-                       combine_attrs="drop_conflicts")
+        ds = xr.concat(
+            parts, dim="target", data_vars="all", coords="minimal", combine_attrs="drop_conflicts"
+        )
         ds = ds.assign_coords(target=np.arange(ds.sizes["target"], dtype=np.int64))
     else:
         ds = None
-    attrs = provenance(title="classified single targets of a cruise", model=model_path,
-                       n_files=len(files), n_failed_files=sum(r["status"] != "ok"
-                                                               for r in status_rows))
+    attrs = provenance(
+        title="classified single targets of a cruise",
+        model=model_path,
+        n_files=len(files),
+        n_failed_files=sum(r["status"] != "ok" for r in status_rows),
+    )
     attrs["date_created"] = now_iso()
     if ds is not None:
         ds.attrs = attrs

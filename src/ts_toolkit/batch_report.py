@@ -25,8 +25,10 @@ def write_report(report: BatchReport) -> str:
     if ok:
         secs = np.array([o.seconds for o in ok])
         mb = np.array([o.size_bytes for o in ok]) / 1e6
-        lines.append(f"- time per file: median {np.median(secs):.2f} s, max {secs.max():.2f} s "
-                     f"({mb.sum() / max(secs.sum(), 1e-9):.2f} MB/s of raw data per worker)")
+        lines.append(
+            f"- time per file: median {np.median(secs):.2f} s, max {secs.max():.2f} s "
+            f"({mb.sum() / max(secs.sum(), 1e-9):.2f} MB/s of raw data per worker)"
+        )
     if report.failed:
         lines += ["", "## Failed files", ""]
         lines += [f"- {Path(o.path).name}: {o.reason}" for o in report.failed]

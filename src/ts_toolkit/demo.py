@@ -56,15 +56,16 @@ class DemoResult:
         return float(np.mean([r["kind_true"] == r["kind_pred"] for r in rows])) if rows else 0.0
 
 
-def comparison_rows(truth: xr.Dataset, pred: xr.Dataset, match: xr.Dataset
-                    ) -> list[dict[str, Any]]:
+def comparison_rows(truth: xr.Dataset, pred: xr.Dataset, match: xr.Dataset) -> list[dict[str, Any]]:
     """One row per true target: true and predicted kind, a, b, alpha, theta."""
     rows = []
     for i in range(truth.sizes["target"]):
         j = int(match["found_index"].values[i])
         row: dict[str, Any] = {
-            "target": i, "range_m": float(truth["range"].values[i]),
-            "detected": j >= 0, "kind_true": str(truth["kind"].values[i]),
+            "target": i,
+            "range_m": float(truth["range"].values[i]),
+            "detected": j >= 0,
+            "kind_true": str(truth["kind"].values[i]),
         }
         for name in ("a", "b", "alpha", "theta"):
             row[f"{name}_true"] = float(truth[name].values[i])
@@ -77,9 +78,16 @@ def comparison_rows(truth: xr.Dataset, pred: xr.Dataset, match: xr.Dataset
     return rows
 
 
-def run_demo(out_dir: Path, n_targets: int = 8, seed: int = 1, model: Path | None = None,
-             simulator: str = "prolate-spheroid", min_ts: float = DEMO_MIN_TS,
-             noise_db: float = -150.0, progress: Any = None) -> DemoResult:
+def run_demo(
+    out_dir: Path,
+    n_targets: int = 8,
+    seed: int = 1,
+    model: Path | None = None,
+    simulator: str = "prolate-spheroid",
+    min_ts: float = DEMO_MIN_TS,
+    noise_db: float = -150.0,
+    progress: Any = None,
+) -> DemoResult:
     """Run the three steps; files go to ``out_dir``."""
     from .apply import predict_spectra
     from .modelfile import load_model
@@ -93,11 +101,19 @@ def run_demo(out_dir: Path, n_targets: int = 8, seed: int = 1, model: Path | Non
     loaded = load_model(model_path)
     out_dir.mkdir(parents=True, exist_ok=True)
     raw = out_dir / "demo-survey.raw"
-    survey = make_survey(n_targets, seed, channels=DEMO_CHANNELS, simulator=simulator,
-                         space=demo_space(), noise_db=noise_db, progress=progress)
+    survey = make_survey(
+        n_targets,
+        seed,
+        channels=DEMO_CHANNELS,
+        simulator=simulator,
+        space=demo_space(),
+        noise_db=noise_db,
+        progress=progress,
+    )
     write_raw(survey, raw)
-    truth_nc, _ = write_truth(survey, out_dir / "demo-truth.nc", out_dir / "demo-truth.csv",
-                              raw_file=raw)
+    truth_nc, _ = write_truth(
+        survey, out_dir / "demo-truth.nc", out_dir / "demo-truth.csv", raw_file=raw
+    )
     truth = xr.load_dataset(truth_nc)
     spectra = get_source("ek80").open(raw, min_ts=min_ts)
     if spectra.sizes["target"] == 0:

@@ -149,13 +149,20 @@ class ParameterSpace:
         f = self.frequency
         return {
             "name": self.name,
-            "frequency_hz": {"n": int(f.size), "min": float(f.min()), "max": float(f.max()),
-                             "sha1": hashlib.sha1(f.astype("<f8").tobytes()).hexdigest()},
+            "frequency_hz": {
+                "n": int(f.size),
+                "min": float(f.min()),
+                "max": float(f.max()),
+                "sha1": hashlib.sha1(f.astype("<f8").tobytes()).hexdigest(),
+            },
             "rho_w": self.rho_w,
             "c_w": self.c_w,
             "kinds": [
-                {"kind": k.kind, "count": k.count,
-                 "parameters": {p: asdict(d) for p, d in k.parameters.items()}}
+                {
+                    "kind": k.kind,
+                    "count": k.count,
+                    "parameters": {p: asdict(d) for p, d in k.parameters.items()},
+                }
                 for k in self.kinds
             ],
         }
@@ -194,20 +201,28 @@ def table1_space(n_gas: int = 15_000, n_liquid: int = 15_000) -> ParameterSpace:
     """Table I of the paper: the default 30,000-spectrum space."""
     angle = Distribution(0.01, 90.0)
     alpha = Distribution(1.05, 8.0)
-    gas = KindSpace("gas", n_gas, {
-        "Req": Distribution(0.1e-3, 5e-3),
-        "alpha": alpha,
-        "rho_s": Distribution(2.0, 80.0),
-        "c_s": Distribution.fixed(GAS_SOUND_SPEED),
-        "theta": angle,
-    })
-    liquid = KindSpace("liquid", n_liquid, {
-        "Req": Distribution(5e-3, 20e-3),
-        "alpha": alpha,
-        "rho_s": Distribution(1.01, 1.07, relative=True),
-        "c_s": Distribution(1.01, 1.07, relative=True),
-        "theta": angle,
-    })
+    gas = KindSpace(
+        "gas",
+        n_gas,
+        {
+            "Req": Distribution(0.1e-3, 5e-3),
+            "alpha": alpha,
+            "rho_s": Distribution(2.0, 80.0),
+            "c_s": Distribution.fixed(GAS_SOUND_SPEED),
+            "theta": angle,
+        },
+    )
+    liquid = KindSpace(
+        "liquid",
+        n_liquid,
+        {
+            "Req": Distribution(5e-3, 20e-3),
+            "alpha": alpha,
+            "rho_s": Distribution(1.01, 1.07, relative=True),
+            "c_s": Distribution(1.01, 1.07, relative=True),
+            "theta": angle,
+        },
+    )
     return ParameterSpace(frequency_grid(10e3, 260e3, 500.0), (gas, liquid), name="table-1")
 
 
@@ -245,9 +260,12 @@ def _distribution(kind: str, name: str, value: Any) -> Distribution:
             if "value" in value:
                 v = float(value["value"])
                 return Distribution(v, v, relative=bool(value.get("relative", False)))
-            return Distribution(float(value["min"]), float(value["max"]),
-                                str(value.get("distribution", "uniform")),
-                                bool(value.get("relative", False)))
+            return Distribution(
+                float(value["min"]),
+                float(value["max"]),
+                str(value.get("distribution", "uniform")),
+                bool(value.get("relative", False)),
+            )
         except KeyError as exc:
             raise InvalidParameterError(f"{where}: needs 'min' and 'max' (or 'value')") from exc
         except InvalidParameterError as exc:
@@ -263,8 +281,9 @@ def space_from_mapping(cfg: Mapping[str, Any], name: str = "custom") -> Paramete
     if "bands" in freq_cfg:
         frequency = parse_bands(str(freq_cfg["bands"]), step)
     elif "start" in freq_cfg or "stop" in freq_cfg:
-        frequency = frequency_grid(float(freq_cfg.get("start", 10)) * 1e3,
-                                   float(freq_cfg.get("stop", 260)) * 1e3, step)
+        frequency = frequency_grid(
+            float(freq_cfg.get("start", 10)) * 1e3, float(freq_cfg.get("stop", 260)) * 1e3, step
+        )
     else:
         frequency = frequency_grid(10e3, 260e3, step)
     water = cfg.get("water", {})
@@ -287,7 +306,8 @@ def space_from_mapping(cfg: Mapping[str, Any], name: str = "custom") -> Paramete
                 params[p] = _distribution(kind, p, kcfg[p])
         kinds.append(KindSpace(kind, int(kcfg.get("count", defaults[kind].count)), params))
     return ParameterSpace(
-        frequency, tuple(kinds),
+        frequency,
+        tuple(kinds),
         rho_w=float(water.get("rho", WATER_DENSITY)),
         c_w=float(water.get("c", WATER_SOUND_SPEED)),
         name=name,

@@ -41,12 +41,16 @@ def plot_spectra(ds: xr.Dataset, out: str | Path, n: int = 6, seed: int = 0) -> 
     plt = _pyplot()
     rng = np.random.default_rng(seed)
     kinds = [str(k) for k in np.unique(ds["kind"].values)] if "kind" in ds else ["all"]
-    fig, axes = plt.subplots(1, len(kinds), figsize=(6.5 * len(kinds), 4.5), squeeze=False,
-                             sharey=False)
+    fig, axes = plt.subplots(
+        1, len(kinds), figsize=(6.5 * len(kinds), 4.5), squeeze=False, sharey=False
+    )
     f_khz = ds["frequency"].values / 1e3
     for ax, kind in zip(axes[0], kinds):
-        idx = (np.flatnonzero(ds["kind"].values == kind) if kind != "all"
-               else np.arange(ds.sizes["target"]))
+        idx = (
+            np.flatnonzero(ds["kind"].values == kind)
+            if kind != "all"
+            else np.arange(ds.sizes["target"])
+        )
         chosen = np.sort(rng.choice(idx, size=min(n, idx.size), replace=False))
         for i in chosen:
             ax.plot(f_khz, ds["TS"].values[i], lw=1.0, label=_label(ds, int(i)))

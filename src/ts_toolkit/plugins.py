@@ -107,8 +107,12 @@ class PluginRegistry:
         for impl in hook.get_hookimpls():
             package, version = self._dist.get(impl.plugin_name, ("?", "?"))
 
-            def register(factory: Any, _plugin: str = impl.plugin_name,
-                         _package: str = package, _version: str = version) -> None:
+            def register(
+                factory: Any,
+                _plugin: str = impl.plugin_name,
+                _package: str = package,
+                _version: str = version,
+            ) -> None:
                 name = getattr(factory, "name", None)
                 if not isinstance(name, str) or not name:
                     raise TsToolkitError(

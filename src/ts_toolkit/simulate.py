@@ -172,8 +172,11 @@ def _run_dask(
 
     if scheduler in (None, "processes", "threads"):
         cluster = LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=scheduler != "threads",
-            dashboard_address=":0", silence_logs=logging.ERROR,
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=scheduler != "threads",
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
         )
         client = Client(cluster)
     else:
@@ -229,11 +232,14 @@ def simulate(
     if n == 0:
         raise InvalidParameterError("the parameter space has no targets (all counts are 0)")
     job = {
-        "space": space.fingerprint(), "seed": seed,
-        "simulator": sim.name, "simulator_version": getattr(sim, "version", "?"),
+        "space": space.fingerprint(),
+        "seed": seed,
+        "simulator": sim.name,
+        "simulator_version": getattr(sim, "version", "?"),
     }
-    manifest = store.open({"job": job, "n_targets": n, "chunk_size": chunk_size,
-                           "created": now_iso()})
+    manifest = store.open(
+        {"job": job, "n_targets": n, "chunk_size": chunk_size, "created": now_iso()}
+    )
     slices = _chunks(n, chunk_size)
     todo = [(i, s) for i, s in enumerate(slices) if not store.done(i)]
     resumed = len(slices) - len(todo)
@@ -252,8 +258,12 @@ def simulate(
         results = _run_synchronous(todo, run_local)
     else:
         results = _run_dask(todo, submit_args, scheduler, workers)
-    with _progress(progress, total=n, done=sum(s.stop - s.start for s in slices) - sum(
-            s.stop - s.start for _, s in todo), label=f"simulating with {sim.name}") as advance:
+    with _progress(
+        progress,
+        total=n,
+        done=sum(s.stop - s.start for s in slices) - sum(s.stop - s.start for _, s in todo),
+        label=f"simulating with {sim.name}",
+    ) as advance:
         for index, s, result, error in results:
             if result is not None:
                 store.save(result)
@@ -263,22 +273,54 @@ def simulate(
     wall = time.perf_counter() - t0
     if failures:
         store.save_failures(failures)
-    report = _assemble(space, params, slices, store, out, seed, sim, manifest, failures, wall,
-                       workers, len(todo), resumed)
+    report = _assemble(
+        space,
+        params,
+        slices,
+        store,
+        out,
+        seed,
+        sim,
+        manifest,
+        failures,
+        wall,
+        workers,
+        len(todo),
+        resumed,
+    )
     if not failures:
         shutil.rmtree(store.dir, ignore_errors=True)
     return report
 
 
-def _assemble(space, params, slices, store, out, seed, sim, manifest, failures, wall, workers,
-              computed, resumed) -> SimulationReport:
+def _assemble(
+    space,
+    params,
+    slices,
+    store,
+    out,
+    seed,
+    sim,
+    manifest,
+    failures,
+    wall,
+    workers,
+    computed,
+    resumed,
+) -> SimulationReport:
     failed = {f["chunk"] for f in failures}
     keep = [i for i in range(len(slices)) if i not in failed]
     results = [store.load(i) for i in keep]
-    ts = (np.concatenate([r.ts for r in results]) if results
-          else np.empty((0, space.frequency.size), np.float32))
-    rows = np.concatenate([np.arange(slices[i].start, slices[i].stop) for i in keep]) if keep \
+    ts = (
+        np.concatenate([r.ts for r in results])
+        if results
+        else np.empty((0, space.frequency.size), np.float32)
+    )
+    rows = (
+        np.concatenate([np.arange(slices[i].start, slices[i].stop) for i in keep])
+        if keep
         else np.empty(0, dtype=int)
+    )
     messages = sorted({w for r in results for w in r.warnings})
     attrs = {
         "title": "simulated target-strength spectra",
@@ -289,13 +331,22 @@ def _assemble(space, params, slices, store, out, seed, sim, manifest, failures, 
         "n_failed_targets": int(sum(f["targets"][1] - f["targets"][0] + 1 for f in failures)),
         "simulator_warnings": messages[:50],
     }
-    ds = make_spectra(space.frequency, ts, attrs=attrs,
-                      **{k: params[k][rows] for k in PER_TARGET})
+    ds = make_spectra(space.frequency, ts, attrs=attrs, **{k: params[k][rows] for k in PER_TARGET})
     ds.attrs["date_created"] = manifest["created"]
     write_spectra(ds, out)
     n_nan = int(np.isnan(ts).any(axis=1).sum())
-    return SimulationReport(out, int(rows.size), len(slices), computed, resumed, failures,
-                            n_nan, len(messages), wall, workers)
+    return SimulationReport(
+        out,
+        int(rows.size),
+        len(slices),
+        computed,
+        resumed,
+        failures,
+        n_nan,
+        len(messages),
+        wall,
+        workers,
+    )
 
 
 class _progress:
@@ -316,9 +367,15 @@ class _progress:
             TimeRemainingColumn,
         )
 
-        self._p = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                           TextColumn("spectra"), TimeElapsedColumn(), TextColumn("ETA"),
-                           TimeRemainingColumn())
+        self._p = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("spectra"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+        )
         self._p.__enter__()
         task = self._p.add_task(self.label, total=self.total, completed=self.done)
         return lambda k: self._p.advance(task, k)

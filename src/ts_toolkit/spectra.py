@@ -79,8 +79,10 @@ def to_attr(value: Any) -> Any:
         return value
     if isinstance(value, np.ndarray) and value.dtype.kind in "if" and value.ndim == 1:
         return value
-    if isinstance(value, (list, tuple)) and value and all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
+    if (
+        isinstance(value, (list, tuple))
+        and value
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
     ):
         return np.asarray(value)
     return json.dumps(value, default=str, sort_keys=True)
@@ -107,8 +109,13 @@ def make_spectra(
         values = values.astype(np.float64)
     n_target = values.shape[0]
     ds = xr.Dataset(
-        {"TS": (("target", "frequency"), values, {"units": TS_UNITS,
-                                                   "long_name": "target strength"})},
+        {
+            "TS": (
+                ("target", "frequency"),
+                values,
+                {"units": TS_UNITS, "long_name": "target strength"},
+            )
+        },
         coords={
             "target": ("target", np.arange(n_target, dtype=np.int64)),
             "frequency": ("frequency", f, {"units": "Hz", "long_name": "frequency"}),

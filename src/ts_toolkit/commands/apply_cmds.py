@@ -496,4 +496,3 @@ def sphere_check_command(
     )
     out = plot_sphere_check(check, png or path.with_name(path.stem + ".sphere.png"))
     console.print(f"figure -> {out}")
-

@@ -13,20 +13,32 @@ from ..errors import TsToolkitError
 
 @app.command("batch")
 def batch_command(
-    inputs: Annotated[list[str], typer.Argument(
-        help="EK80 .raw files, directories (searched recursively) or glob patterns.")],
+    inputs: Annotated[
+        list[str],
+        typer.Argument(
+            help="EK80 .raw files, directories (searched recursively) or glob patterns."
+        ),
+    ],
     model: Annotated[Path, typer.Option(help="Trained model file (.tsm).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Combined output NetCDF.")],
     workers: Annotated[int | None, typer.Option(help="Local workers (default: CPUs).")] = None,
-    scheduler: Annotated[str | None, typer.Option(
-        help="'processes' (default local dask cluster), 'threads', 'synchronous', "
-             "or a dask.distributed scheduler address.")] = None,
-    resume: Annotated[bool, typer.Option(
-        help="Skip files already processed (re-running the same command always does).")]
-    = True,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="'processes' (default local dask cluster), 'threads', 'synchronous', "
+            "or a dask.distributed scheduler address."
+        ),
+    ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="Skip files already processed (re-running the same command always does)."
+        ),
+    ] = True,
     retry_failed: Annotated[bool, typer.Option(help="Process failed files again.")] = False,
-    allow_partial: Annotated[bool, typer.Option(
-        help="Accept files whose bands cover only part of the model's grid.")] = False,
+    allow_partial: Annotated[
+        bool, typer.Option(help="Accept files whose bands cover only part of the model's grid.")
+    ] = False,
 ) -> None:
     """Extract and classify single targets in many EK80 files (resumable).
 
@@ -49,23 +61,41 @@ def batch_command(
         TimeRemainingColumn,
     )
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("files, {task.fields[targets]} targets"), TimeRemainingColumn(),
-                  console=console) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("files, {task.fields[targets]} targets"),
+        TimeRemainingColumn(),
+        console=console,
+    ) as progress:
         task = progress.add_task("batch", total=None, targets=0)
 
         def on_file(outcome, done, total):
-            progress.update(task, total=total, completed=done,
-                            targets=progress.tasks[0].fields["targets"] + outcome.n_targets)
+            progress.update(
+                task,
+                total=total,
+                completed=done,
+                targets=progress.tasks[0].fields["targets"] + outcome.n_targets,
+            )
 
-        report = run_batch(inputs, model, out, scheduler=scheduler, workers=workers,
-                           options={"allow_partial": allow_partial},
-                           retry_failed=retry_failed, on_file=on_file)
+        report = run_batch(
+            inputs,
+            model,
+            out,
+            scheduler=scheduler,
+            workers=workers,
+            options={"allow_partial": allow_partial},
+            retry_failed=retry_failed,
+            on_file=on_file,
+        )
     text = write_report(report)
     console.print(text, markup=False, highlight=False)
     if report.failed:
-        err_console.print(f"completed with failures: {len(report.failed)} of "
-                          f"{len(report.outcomes)} files failed (see {out.stem}-files.csv)")
+        err_console.print(
+            f"completed with failures: {len(report.failed)} of "
+            f"{len(report.outcomes)} files failed (see {out.stem}-files.csv)"
+        )
         raise typer.Exit(1)
     if not report.outcomes:
         raise TsToolkitError("no files were processed")

@@ -15,16 +15,25 @@ from ..errors import TsToolkitError
 @app.command("simulate")
 def simulate_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output spectra NetCDF file.")],
-    n: Annotated[int | None, typer.Option(
-        help="Total number of spectra, split over the kinds in proportion "
-             "(default: the space's counts; Table I: 30,000).")] = None,
+    n: Annotated[
+        int | None,
+        typer.Option(
+            help="Total number of spectra, split over the kinds in proportion "
+            "(default: the space's counts; Table I: 30,000)."
+        ),
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (default 1).")] = None,
-    space: Annotated[Path | None, typer.Option(
-        help="Parameter-space TOML file (default: the paper's Table I).")] = None,
+    space: Annotated[
+        Path | None, typer.Option(help="Parameter-space TOML file (default: the paper's Table I).")
+    ] = None,
     simulator: Annotated[str, typer.Option(help="Simulator plugin name.")] = "prolate-spheroid",
-    scheduler: Annotated[str | None, typer.Option(
-        help="'processes' (default local dask cluster), 'threads', 'synchronous', "
-             "or a dask.distributed scheduler address.")] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="'processes' (default local dask cluster), 'threads', 'synchronous', "
+            "or a dask.distributed scheduler address."
+        ),
+    ] = None,
     workers: Annotated[int | None, typer.Option(help="Local workers (default: CPUs).")] = None,
     chunk_size: Annotated[int, typer.Option(help="Spectra per task.")] = 50,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
@@ -44,8 +53,16 @@ def simulate_command(
         f"{ps.frequency[-1] / 1e3:g} kHz with {simulator!r}, seed {seed}"
     )
     try:
-        report = simulate(ps, out, seed=seed, simulator=simulator, chunk_size=chunk_size,
-                          scheduler=scheduler, workers=workers, overwrite=overwrite)
+        report = simulate(
+            ps,
+            out,
+            seed=seed,
+            simulator=simulator,
+            chunk_size=chunk_size,
+            scheduler=scheduler,
+            workers=workers,
+            overwrite=overwrite,
+        )
     except KeyboardInterrupt:
         raise TsToolkitError(
             "interrupted; finished chunks are kept - re-run the same command to resume"
@@ -58,8 +75,10 @@ def simulate_command(
         + (f"; {rate:.2f} spectra/s" if report.resumed_chunks == 0 else "")
     )
     if report.n_warnings:
-        err_console.print(f"warning: the simulator raised {report.n_warnings} distinct "
-                          "warnings (stored in the file's attrs)")
+        err_console.print(
+            f"warning: the simulator raised {report.n_warnings} distinct "
+            "warnings (stored in the file's attrs)"
+        )
     if not report.ok:
         n_failed = sum(f["targets"][1] - f["targets"][0] + 1 for f in report.failures)
         raise TsToolkitError(
@@ -90,10 +109,12 @@ def demo_command(
     out_dir: Annotated[Path, typer.Option(help="Folder for the demo's files.")] = Path("demo-out"),
     targets: Annotated[int, typer.Option(help="Targets in the synthetic survey.")] = 8,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
-    model: Annotated[Path | None, typer.Option(
-        help="Trained model (default: the bundled CNN).")] = None,
+    model: Annotated[
+        Path | None, typer.Option(help="Trained model (default: the bundled CNN).")
+    ] = None,
     simulator: Annotated[str, typer.Option(help="Simulator for the targets' TS(f).")] = (
-        "prolate-spheroid"),
+        "prolate-spheroid"
+    ),
 ) -> None:
     """The main job on built-in defaults: a synthetic EK80 survey with known targets, then
     `predict` on it with the bundled model, compared with the truth."""
@@ -105,22 +126,32 @@ def demo_command(
     console.rule(f"1. a synthetic EK80 survey: {targets} targets, channels {DEMO_CHANNELS} kHz")
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"simulating TS(f) with {simulator}", total=targets)
-        result = run_demo(out_dir, targets, seed, model, simulator,
-                          progress=lambda k: progress.advance(task, k))
+        result = run_demo(
+            out_dir, targets, seed, model, simulator, progress=lambda k: progress.advance(task, k)
+        )
     console.print(f"wrote {result.raw} and its ground truth (demo-truth.nc/.csv)")
     console.rule("2. predict: single targets -> TS(f) -> model")
     console.print(f"{result.match.attrs['n_found']} single targets detected")
     console.rule("3. compared with the truth")
     table = Table()
-    for col in ("range (m)", "kind true", "kind pred (p)", "a true/pred (mm)",
-                "b true/pred (mm)", "alpha true/pred", "theta true/pred (deg)"):
+    for col in (
+        "range (m)",
+        "kind true",
+        "kind pred (p)",
+        "a true/pred (mm)",
+        "b true/pred (mm)",
+        "alpha true/pred",
+        "theta true/pred (deg)",
+    ):
         table.add_column(col, justify="right")
     for r in result.table:
         if not r["detected"]:
             table.add_row(f"{r['range_m']:.2f}", r["kind_true"], "not detected", "", "", "", "")
             continue
         table.add_row(
-            f"{r['range_m']:.2f}", r["kind_true"], f"{r['kind_pred']} ({r['probability']:.2f})",
+            f"{r['range_m']:.2f}",
+            r["kind_true"],
+            f"{r['kind_pred']} ({r['probability']:.2f})",
             f"{1e3 * r['a_true']:.1f} / {1e3 * r['a_pred']:.1f}",
             f"{1e3 * r['b_true']:.2f} / {1e3 * r['b_pred']:.2f}",
             f"{r['alpha_true']:.2f} / {r['alpha_pred']:.2f}",
@@ -130,8 +161,11 @@ def demo_command(
     det = [r for r in result.table if r["detected"]]
 
     def mae(name: str, scale: float = 1.0) -> float:
-        return float(np.median([abs(r[f"{name}_pred"] - r[f"{name}_true"]) * scale
-                                for r in det])) if det else float("nan")
+        return (
+            float(np.median([abs(r[f"{name}_pred"] - r[f"{name}_true"]) * scale for r in det]))
+            if det
+            else float("nan")
+        )
 
     console.print(
         f"detected {result.n_detected} of {len(result.table)} targets "

@@ -16,28 +16,41 @@ def synth_raw_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output EK80 .raw file.")],
     targets: Annotated[int, typer.Option(help="Number of targets (Table I, gas and liquid).")] = 10,
     seed: Annotated[int, typer.Option(help="Random seed (targets, geometry, noise).")] = 1,
-    channels: Annotated[str, typer.Option(
-        help="Comma-separated transducers by nominal kHz: 38 (ES38-7, 34-45 kHz), "
-             "70 (ES70-7C, 45-90), 120 (ES120-7C, 90-170), 200 (ES200-7C, 160-260).")
+    channels: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated transducers by nominal kHz: 38 (ES38-7, 34-45 kHz), "
+            "70 (ES70-7C, 45-90), 120 (ES120-7C, 90-170), 200 (ES200-7C, 160-260)."
+        ),
     ] = "70,120,200",
-    noise_db: Annotated[float, typer.Option(
-        help="Receiver noise power (dB re 1 W) of the raw sector-averaged samples.")] = -150.0,
+    noise_db: Annotated[
+        float,
+        typer.Option(help="Receiver noise power (dB re 1 W) of the raw sector-averaged samples."),
+    ] = -150.0,
     no_noise: Annotated[bool, typer.Option("--no-noise", help="Write noise-free samples.")] = (
-        False),
-    pings: Annotated[int | None, typer.Option(
-        help="Number of pings (default: one target per ping).")] = None,
+        False
+    ),
+    pings: Annotated[
+        int | None, typer.Option(help="Number of pings (default: one target per ping).")
+    ] = None,
     simulator: Annotated[str, typer.Option(help="Simulator plugin for TS(f).")] = (
-        "prolate-spheroid"),
-    space: Annotated[Path | None, typer.Option(
-        help="Parameter-space TOML file (default: the paper's Table I).")] = None,
+        "prolate-spheroid"
+    ),
+    space: Annotated[
+        Path | None, typer.Option(help="Parameter-space TOML file (default: the paper's Table I).")
+    ] = None,
     min_range: Annotated[float, typer.Option(help="Nearest target range (m).")] = 5.0,
     max_range: Annotated[float, typer.Option(help="Farthest target range (m).")] = 25.0,
-    max_angle: Annotated[float, typer.Option(
-        help="Targets lie within this angle (deg) of the beam axis.")] = 2.0,
-    truth: Annotated[Path | None, typer.Option(
-        help="Ground-truth NetCDF (default: OUT with .truth.nc; a .csv beside it).")] = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite",
-                                            help="Replace existing output files.")] = False,
+    max_angle: Annotated[
+        float, typer.Option(help="Targets lie within this angle (deg) of the beam axis.")
+    ] = 2.0,
+    truth: Annotated[
+        Path | None,
+        typer.Option(help="Ground-truth NetCDF (default: OUT with .truth.nc; a .csv beside it)."),
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace existing output files.")
+    ] = False,
 ) -> None:
     """Write a synthetic EK80 FM survey (.raw) and its ground truth (.nc + .csv)."""
     from rich.progress import Progress
@@ -55,16 +68,25 @@ def synth_raw_command(
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"simulating TS(f) with {simulator}", total=targets)
         survey = make_survey(
-            targets, seed, channels=channels, n_pings=pings, simulator=simulator, space=ps,
-            noise_db=None if no_noise else noise_db, min_range=min_range,
-            max_range=max_range, max_angle=max_angle,
+            targets,
+            seed,
+            channels=channels,
+            n_pings=pings,
+            simulator=simulator,
+            space=ps,
+            noise_db=None if no_noise else noise_db,
+            min_range=min_range,
+            max_range=max_range,
+            max_angle=max_angle,
             progress=lambda k: progress.advance(task, k),
         )
         task2 = progress.add_task("writing pings", total=survey.n_pings)
         write_raw(survey, out, progress=lambda k: progress.advance(task2, k))
     nc, csv_path = write_truth(survey, truth_nc, truth_csv, raw_file=out)
-    chans = ", ".join(f"{c.model.name} {c.model.f_start / 1e3:g}-{c.model.f_stop / 1e3:g} kHz"
-                      for c in survey.settings.channels)
+    chans = ", ".join(
+        f"{c.model.name} {c.model.f_start / 1e3:g}-{c.model.f_stop / 1e3:g} kHz"
+        for c in survey.settings.channels
+    )
     kinds = [t.kind for t in survey.targets]
     console.print(
         f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB): {survey.n_pings} pings, "

@@ -60,8 +60,9 @@ def impedance_factor(ch: ChannelSettings) -> float:
     return abs(ch.z_receiver + ch.z_transducer) ** 2 / ch.z_receiver**2 / ch.z_transducer
 
 
-def beam_loss_db(ch: ChannelSettings, angle_along: float, angle_athwart: float,
-                 frequency: np.ndarray) -> np.ndarray:
+def beam_loss_db(
+    ch: ChannelSettings, angle_along: float, angle_athwart: float, frequency: np.ndarray
+) -> np.ndarray:
     """Two-way beam-pattern loss (dB, ≥ 0) of the Simrad beam model at the target's angles
     (deg) with the one-way −3 dB beam widths ``BW(f) = BW_nom f_nom / f``."""
     bw = ch.model.beamwidths(frequency)
@@ -70,8 +71,9 @@ def beam_loss_db(ch: ChannelSettings, angle_along: float, angle_athwart: float,
     return 6.0206 * (x2 + y2 - 0.18 * x2 * y2)
 
 
-def sector_phases(ch: ChannelSettings, angle_along: float, angle_athwart: float,
-                  frequency: np.ndarray) -> np.ndarray:
+def sector_phases(
+    ch: ChannelSettings, angle_along: float, angle_athwart: float, frequency: np.ndarray
+) -> np.ndarray:
     """Split-beam phase (rad) of each sector, shape (n_sector, n_freq).
 
     The fore-aft (starboard-port) phase difference is ``γ(f) sin(θ + θ₀)`` with
@@ -86,8 +88,9 @@ def sector_phases(ch: ChannelSettings, angle_along: float, angle_athwart: float,
     return SECTOR_ALONG[:, None] * d_al[None, :] + SECTOR_ATHWART[:, None] * d_at[None, :]
 
 
-def echo_amplitude(ch: ChannelSettings, env: Environment, target: EchoTarget,
-                   frequency: np.ndarray) -> np.ndarray:
+def echo_amplitude(
+    ch: ChannelSettings, env: Environment, target: EchoTarget, frequency: np.ndarray
+) -> np.ndarray:
     """``A(f)``: modulus of the sector-averaged echo spectrum relative to the transmit
     replica (the EK80 "voltage" whose power formula gives P_rx), at ``frequency`` (Hz)."""
     f = np.asarray(frequency, float)
@@ -97,9 +100,15 @@ def echo_amplitude(ch: ChannelSettings, env: Environment, target: EchoTarget,
     gain = 10 ** (ch.model.gain_db(f) / 10)
     wavelength = c / f
     r = target.range
-    p_rx = (ch.model.transmit_power * wavelength**2 * gain**2 * sigma / (16 * np.pi**2 * r**4)
-            * 10 ** (-2 * env.absorption(f) * r / 10)
-            * 10 ** (-beam_loss_db(ch, target.angle_along, target.angle_athwart, f) / 10))
+    p_rx = (
+        ch.model.transmit_power
+        * wavelength**2
+        * gain**2
+        * sigma
+        / (16 * np.pi**2 * r**4)
+        * 10 ** (-2 * env.absorption(f) * r / 10)
+        * 10 ** (-beam_loss_db(ch, target.angle_along, target.angle_athwart, f) / 10)
+    )
     return np.sqrt(8.0 * p_rx / (ch.n_sectors * impedance_factor(ch)))
 
 
@@ -136,8 +145,11 @@ def channel_ping(
     if phase not in PHASES:
         raise InvalidParameterError(f"target phase {phase!r} unknown; use one of {PHASES}")
     m = ch.model
-    stages = tuple(stages) if stages is not None else design_stages(
-        m.f_start, m.f_stop, ch.fs, ch.decimation)
+    stages = (
+        tuple(stages)
+        if stages is not None
+        else design_stages(m.f_start, m.f_stop, ch.fs, ch.decimation)
+    )
     dec = int(np.prod([s.decimation for s in stages]))
     n_x = n_samples * dec
     out = np.zeros((ch.n_sectors, n_samples), dtype=np.complex128)
@@ -167,8 +179,9 @@ def channel_ping(
             delay = np.exp(-2j * np.pi * fb * (2.0 * tgt.range / env.c))
             common = y_band * amp * delay
             if phase == "minimum":
-                ts_all = np.interp(np.clip(freqs, f_eval.min(), f_eval.max()),
-                                   tgt.frequency, tgt.ts)
+                ts_all = np.interp(
+                    np.clip(freqs, f_eval.min(), f_eval.max()), tgt.frequency, tgt.ts
+                )
                 mp = minimum_phase(np.log(10.0) * ts_all / 20.0, n_fft)
                 common = common * np.exp(1j * np.angle(mp[band]))
             spectrum[:, band] += common[None, :] * np.exp(1j * psi) / mean_mod[None, :]

@@ -114,7 +114,10 @@ def nmea_datagram(when: datetime, sentence: str) -> bytes:
 
 
 def mru_datagram(
-    when: datetime, heave: float = 0.0, roll: float = 0.0, pitch: float = 0.0,
+    when: datetime,
+    heave: float = 0.0,
+    roll: float = 0.0,
+    pitch: float = 0.0,
     heading: float = 0.0,
 ) -> bytes:
     """An ``MRU0`` motion datagram: heave (m), roll, pitch, heading (deg)."""
@@ -159,9 +162,10 @@ def iter_datagrams(path: str | Path) -> Iterator[Datagram]:
             raise InputFileError(f"{path}: bad datagram length {length} at byte {pos}")
         (trailer,) = struct.unpack_from("<i", data, end)
         if trailer != length:
-            raise InputFileError(f"{path}: length fields differ ({length} != {trailer}) "
-                                 f"at byte {pos}")
-        yield Datagram(kind.decode("latin-1"), from_nt_time(low, high), data[pos + 16:end])
+            raise InputFileError(
+                f"{path}: length fields differ ({length} != {trailer}) at byte {pos}"
+            )
+        yield Datagram(kind.decode("latin-1"), from_nt_time(low, high), data[pos + 16 : end])
         pos = end + 4
 
 
@@ -180,7 +184,7 @@ def decode_raw3(body: bytes) -> tuple[str, int, np.ndarray]:
 def decode_fil1(body: bytes) -> tuple[str, int, int, np.ndarray]:
     """``(channel_id, stage, decimation, coefficients complex64)`` of a FIL1 body."""
     stage, _ = struct.unpack_from("<h2s", body, 0)
-    channel = body[4:4 + CHANNEL_ID_BYTES].rstrip(b"\x00").decode("ascii")
+    channel = body[4 : 4 + CHANNEL_ID_BYTES].rstrip(b"\x00").decode("ascii")
     n, decimation = struct.unpack_from("<hh", body, 4 + CHANNEL_ID_BYTES)
     coeffs = np.frombuffer(body, dtype="<c8", count=n, offset=8 + CHANNEL_ID_BYTES)
     return channel, stage, decimation, coeffs

@@ -75,18 +75,70 @@ class TransducerModel:
 TRANSDUCERS: dict[str, TransducerModel] = {
     m.key: m
     for m in (
-        TransducerModel("ES38-7", 38e3, 34e3, 45e3, 0.001024, 0.0219, 2000.0, 4000.0, 26.5,
-                        7.0, 21.9, -20.6, (6, 8),
-                        pulse_durations_cw=(0.000256, 0.000512, 0.001024, 0.002048, 0.004096)),
-        TransducerModel("ES70-7C", 70e3, 45e3, 90e3, 0.002048, 0.0109, 750.0, 1000.0, 27.0,
-                        7.0, 23.0, -20.7, (6, 4),
-                        pulse_durations_cw=(0.000128, 0.000256, 0.000512, 0.001024, 0.002048)),
-        TransducerModel("ES120-7C", 120e3, 90e3, 170e3, 0.002048, 0.0109, 250.0, 500.0, 27.0,
-                        7.0, 23.0, -20.7, (6, 2),
-                        pulse_durations_cw=(0.000064, 0.000128, 0.000256, 0.000512, 0.001024)),
-        TransducerModel("ES200-7C", 200e3, 160e3, 260e3, 0.001024, 0.0219, 150.0, 300.0, 27.0,
-                        7.0, 23.0, -20.7, (4, 2),
-                        pulse_durations_cw=(0.000064, 0.000128, 0.000256, 0.000512, 0.001024)),
+        TransducerModel(
+            "ES38-7",
+            38e3,
+            34e3,
+            45e3,
+            0.001024,
+            0.0219,
+            2000.0,
+            4000.0,
+            26.5,
+            7.0,
+            21.9,
+            -20.6,
+            (6, 8),
+            pulse_durations_cw=(0.000256, 0.000512, 0.001024, 0.002048, 0.004096),
+        ),
+        TransducerModel(
+            "ES70-7C",
+            70e3,
+            45e3,
+            90e3,
+            0.002048,
+            0.0109,
+            750.0,
+            1000.0,
+            27.0,
+            7.0,
+            23.0,
+            -20.7,
+            (6, 4),
+            pulse_durations_cw=(0.000128, 0.000256, 0.000512, 0.001024, 0.002048),
+        ),
+        TransducerModel(
+            "ES120-7C",
+            120e3,
+            90e3,
+            170e3,
+            0.002048,
+            0.0109,
+            250.0,
+            500.0,
+            27.0,
+            7.0,
+            23.0,
+            -20.7,
+            (6, 2),
+            pulse_durations_cw=(0.000064, 0.000128, 0.000256, 0.000512, 0.001024),
+        ),
+        TransducerModel(
+            "ES200-7C",
+            200e3,
+            160e3,
+            260e3,
+            0.001024,
+            0.0219,
+            150.0,
+            300.0,
+            27.0,
+            7.0,
+            23.0,
+            -20.7,
+            (4, 2),
+            pulse_durations_cw=(0.000064, 0.000128, 0.000256, 0.000512, 0.001024),
+        ),
     )
 }
 
@@ -127,19 +179,33 @@ class Environment:
 
     def absorption(self, frequency: np.ndarray) -> np.ndarray:
         """Absorption coefficient (dB/m) at ``frequency`` (Hz), Francois & Garrison (1982)."""
-        return francois_garrison(frequency, self.temperature, self.salinity, self.depth,
-                                 self.acidity, self.c)
+        return francois_garrison(
+            frequency, self.temperature, self.salinity, self.depth, self.acidity, self.c
+        )
 
 
 def mackenzie_sound_speed(temperature: float, salinity: float, depth: float) -> float:
     """Sound speed in sea water (m/s), Mackenzie (1981): T (°C), S (PSU), depth (m)."""
     t, s, d = temperature, salinity, depth
-    return (1448.96 + 4.591 * t - 5.304e-2 * t**2 + 2.374e-4 * t**3 + 1.340 * (s - 35)
-            + 1.630e-2 * d + 1.675e-7 * d**2 - 1.025e-2 * t * (s - 35) - 7.139e-13 * t * d**3)
+    return (
+        1448.96
+        + 4.591 * t
+        - 5.304e-2 * t**2
+        + 2.374e-4 * t**3
+        + 1.340 * (s - 35)
+        + 1.630e-2 * d
+        + 1.675e-7 * d**2
+        - 1.025e-2 * t * (s - 35)
+        - 7.139e-13 * t * d**3
+    )
 
 
 def francois_garrison(
-    frequency: np.ndarray, temperature: float, salinity: float, depth: float, ph: float,
+    frequency: np.ndarray,
+    temperature: float,
+    salinity: float,
+    depth: float,
+    ph: float,
     sound_speed: float,
 ) -> np.ndarray:
     """Sea-water absorption (dB/m), Francois & Garrison (1982, JASA 72:1879).
@@ -161,8 +227,9 @@ def francois_garrison(
         a3 = 3.964e-4 - 1.146e-5 * t + 1.45e-7 * t**2 - 6.5e-10 * t**3
     p3 = 1 - 3.83e-5 * d + 4.9e-10 * d**2
     f_sq = f * f
-    db_per_km = (a1 * f1 * f_sq / (f1**2 + f_sq) + a2 * p2 * f2 * f_sq / (f2**2 + f_sq)
-                 + a3 * p3 * f_sq)
+    db_per_km = (
+        a1 * f1 * f_sq / (f1**2 + f_sq) + a2 * p2 * f2 * f_sq / (f2**2 + f_sq) + a3 * p3 * f_sq
+    )
     return db_per_km / 1e3
 
 
@@ -239,8 +306,11 @@ def default_channels(keys: str | list[str] = "70,120,200") -> tuple[ChannelSetti
     out = []
     for i, key in enumerate(items):
         model = transducer(key)
-        out.append(ChannelSettings(model, transceiver_serial=745001 + i, channel_number=1,
-                                   transducer_serial=1001 + i))
+        out.append(
+            ChannelSettings(
+                model, transceiver_serial=745001 + i, channel_number=1, transducer_serial=1001 + i
+            )
+        )
     keys_seen = [c.model.key for c in out]
     if len(set(keys_seen)) != len(keys_seen):
         raise InvalidParameterError(f"channel given twice in {items}")

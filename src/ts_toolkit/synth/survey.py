@@ -56,8 +56,13 @@ class SyntheticTarget:
     parameters: dict[str, float] = field(default_factory=dict)
 
     def echo(self) -> EchoTarget:
-        return EchoTarget(self.range, self.angle_along, self.angle_athwart,
-                          np.asarray(self.frequency, float), np.asarray(self.ts, float))
+        return EchoTarget(
+            self.range,
+            self.angle_along,
+            self.angle_athwart,
+            np.asarray(self.frequency, float),
+            np.asarray(self.ts, float),
+        )
 
 
 @dataclass
@@ -83,7 +88,8 @@ class Survey:
                 raise InvalidParameterError(f"target ping {t.ping} outside 0..{self.n_pings - 1}")
             if not 0 < t.range < self.settings.max_range:
                 raise InvalidParameterError(
-                    f"target range {t.range:g} m outside (0, {self.settings.max_range:g}) m")
+                    f"target range {t.range:g} m outside (0, {self.settings.max_range:g}) m"
+                )
 
     def ping_time(self, ping: int) -> datetime:
         """Time (UTC) of ping ``ping``: pings start one interval after the file start."""
@@ -109,8 +115,12 @@ def analysis_grid(channels: Sequence[ChannelSettings], step: float = 500.0) -> n
     return np.unique(np.concatenate(parts))
 
 
-def simulate_ts(simulator: str, frequency: np.ndarray, params: dict[str, np.ndarray],
-                progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, list[str]]:
+def simulate_ts(
+    simulator: str,
+    frequency: np.ndarray,
+    params: dict[str, np.ndarray],
+    progress: Callable[[int], None] | None = None,
+) -> tuple[np.ndarray, list[str]]:
     """TS (n_target, n_freq) from a Simulator plugin, one target at a time.
 
     Sphere models (no ``b`` parameter) get ``a = Req``. NaN values (frequencies where the
@@ -143,9 +153,15 @@ def simulate_ts(simulator: str, frequency: np.ndarray, params: dict[str, np.ndar
     return out, messages
 
 
-def place_targets(n_targets: int, n_pings: int, rng: np.random.Generator, min_range: float,
-                  max_range: float, max_angle: float, separation: float
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def place_targets(
+    n_targets: int,
+    n_pings: int,
+    rng: np.random.Generator,
+    min_range: float,
+    max_range: float,
+    max_angle: float,
+    separation: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Ping index, range (m) and angles (deg) of each target.
 
     Targets go to pings in a random order, as evenly as possible; ranges are uniform in
@@ -154,7 +170,8 @@ def place_targets(n_targets: int, n_pings: int, rng: np.random.Generator, min_ra
     """
     if max_range <= min_range:
         raise InvalidParameterError(
-            f"no room for targets: min range {min_range:g} m >= max range {max_range:g} m")
+            f"no room for targets: min range {min_range:g} m >= max range {max_range:g} m"
+        )
     ping = rng.permutation(np.arange(n_targets) % n_pings)
     ranges = np.empty(n_targets)
     for p in range(n_pings):
@@ -166,7 +183,8 @@ def place_targets(n_targets: int, n_pings: int, rng: np.random.Generator, min_ra
         else:
             raise InvalidParameterError(
                 f"cannot place {idx.size} targets {separation:g} m apart in "
-                f"{min_range:g}-{max_range:g} m; use more --pings")
+                f"{min_range:g}-{max_range:g} m; use more --pings"
+            )
         ranges[idx] = r
     radius = max_angle * np.sqrt(rng.random(n_targets))
     azimuth = 2 * np.pi * rng.random(n_targets)
@@ -204,27 +222,48 @@ def make_survey(
     if n_targets < 1:
         raise InvalidParameterError(f"--targets must be at least 1, got {n_targets}")
     chans = default_channels(channels) if isinstance(channels, str) else tuple(channels)
-    settings = SurveySettings(chans, environment or Environment(),
-                              max_range=record_range or max_range + 3.0,
-                              ping_interval=ping_interval, noise_db=noise_db)
+    settings = SurveySettings(
+        chans,
+        environment or Environment(),
+        max_range=record_range or max_range + 3.0,
+        ping_interval=ping_interval,
+        noise_db=noise_db,
+    )
     n_pings = n_targets if n_pings is None else n_pings
     ps = (space or table1_space()).with_total(n_targets)
     params = sample_parameters(ps, seed)
     (geo_rng,) = _spawned(seed, 1)
     frequency = analysis_grid(chans, ts_step)
     ts, messages = simulate_ts(simulator, frequency, params, progress)
-    ping, ranges, al, at = place_targets(n_targets, n_pings, geo_rng, min_range, max_range,
-                                         max_angle, separation)
+    ping, ranges, al, at = place_targets(
+        n_targets, n_pings, geo_rng, min_range, max_range, max_angle, separation
+    )
     targets = []
     for i in range(n_targets):
         p = {k: float(params[k][i]) for k in PARAMETER_NAMES}
-        targets.append(SyntheticTarget(int(ping[i]), float(ranges[i]), float(al[i]),
-                                       float(at[i]), frequency, ts[i], str(params["kind"][i]), p))
+        targets.append(
+            SyntheticTarget(
+                int(ping[i]),
+                float(ranges[i]),
+                float(al[i]),
+                float(at[i]),
+                frequency,
+                ts[i],
+                str(params["kind"][i]),
+                p,
+            )
+        )
     order = sorted(range(n_targets), key=lambda i: (targets[i].ping, targets[i].range))
-    notes = {"space": ps.describe(), "simulator_warnings": sorted(set(messages))[:20],
-             "min_range_m": min_range, "max_range_m": max_range, "max_angle_deg": max_angle}
-    return Survey(settings, [targets[i] for i in order], n_pings, seed, start_time, simulator,
-                  phase, notes)
+    notes = {
+        "space": ps.describe(),
+        "simulator_warnings": sorted(set(messages))[:20],
+        "min_range_m": min_range,
+        "max_range_m": max_range,
+        "max_angle_deg": max_angle,
+    }
+    return Survey(
+        settings, [targets[i] for i in order], n_pings, seed, start_time, simulator, phase, notes
+    )
 
 
 def channel_stages(ch: ChannelSettings) -> tuple[FilterStage, FilterStage]:
@@ -232,9 +271,12 @@ def channel_stages(ch: ChannelSettings) -> tuple[FilterStage, FilterStage]:
     return design_stages(ch.model.f_start, ch.model.f_stop, ch.fs, ch.decimation)
 
 
-def write_raw(survey: Survey, path: str | Path,
-              progress: Callable[[int], None] | None = None,
-              keep_samples: dict[tuple[int, str], np.ndarray] | None = None) -> Path:
+def write_raw(
+    survey: Survey,
+    path: str | Path,
+    progress: Callable[[int], None] | None = None,
+    keep_samples: dict[tuple[int, str], np.ndarray] | None = None,
+) -> Path:
     """Write the survey as an EK80 ``.raw`` file; returns the path.
 
     ``keep_samples``, when given, receives the complex samples written, keyed by
@@ -257,8 +299,9 @@ def write_raw(survey: Survey, path: str | Path,
             fh.write(rf.xml_datagram(t0, configuration_xml(s.channels)))
             for ch in s.channels:
                 for i, st in enumerate(stages[ch.channel_id], start=1):
-                    fh.write(rf.filter_datagram(t0, ch.channel_id, i, st.coefficients,
-                                                st.decimation))
+                    fh.write(
+                        rf.filter_datagram(t0, ch.channel_id, i, st.coefficients, st.decimation)
+                    )
             fh.write(rf.xml_datagram(t0, environment_xml(env)))
             for p in range(survey.n_pings):
                 when = survey.ping_time(p)
@@ -266,8 +309,16 @@ def write_raw(survey: Survey, path: str | Path,
                 fh.write(rf.mru_datagram(when, heading=90.0))
                 echoes = [t.echo() for t in survey.targets if t.ping == p]
                 for ch, rng in zip(s.channels, noise_rngs):
-                    samples = channel_ping(ch, env, echoes, survey.n_samples(ch), s.noise_db,
-                                           rng, survey.phase, stages[ch.channel_id])
+                    samples = channel_ping(
+                        ch,
+                        env,
+                        echoes,
+                        survey.n_samples(ch),
+                        s.noise_db,
+                        rng,
+                        survey.phase,
+                        stages[ch.channel_id],
+                    )
                     fh.write(rf.xml_datagram(when, parameter_xml(ch)))
                     fh.write(rf.raw3_datagram(when, ch.channel_id, samples))
                     if keep_samples is not None:
@@ -284,6 +335,8 @@ def write_raw(survey: Survey, path: str | Path,
 def _gga(when: datetime, ping: int) -> str:
     """A GPS fix sentence: the vessel steams east at 60°N 5°E, about 5 m per ping."""
     lon_min = (ping * 5.0 / (1852.0 * np.cos(np.radians(60.0)))) % 60.0  # arc minutes
-    body = (f"GPGGA,{when:%H%M%S}.{when.microsecond // 10000:02d},6000.0000,N,"
-            f"005{lon_min:07.4f},E,1,10,0.9,0.0,M,45.0,M,,")
+    body = (
+        f"GPGGA,{when:%H%M%S}.{when.microsecond // 10000:02d},6000.0000,N,"
+        f"005{lon_min:07.4f},E,1,10,0.9,0.0,M,45.0,M,,"
+    )
     return rf.nmea_sentence(body)

@@ -35,8 +35,9 @@ class FilterStage:
     decimation: int
 
 
-def tapered_chirp(f_start: float, f_stop: float, duration: float, slope: float,
-                  fs: float) -> np.ndarray:
+def tapered_chirp(
+    f_start: float, f_stop: float, duration: float, slope: float, fs: float
+) -> np.ndarray:
     """The ideal tapered transmit chirp (real, max 1) at ``fs`` (Hz); see module docstring.
 
     Frequencies in Hz, ``duration`` in s, ``slope`` dimensionless (taper fraction).
@@ -52,7 +53,7 @@ def tapered_chirp(f_start: float, f_stop: float, duration: float, slope: float,
         half = n_win // 2
         rise, fall = win[:half], win[half:]
         y[: rise.size] *= rise
-        y[n - fall.size:] *= fall
+        y[n - fall.size :] *= fall
     return y / np.max(y)
 
 
@@ -74,8 +75,9 @@ def design_stage(centre: float, half_band: float, fs_in: float, decimation: int)
     return FilterStage(coeffs.astype(np.complex64), int(decimation))
 
 
-def design_stages(f_start: float, f_stop: float, fs: float,
-                  decimation: tuple[int, int]) -> tuple[FilterStage, FilterStage]:
+def design_stages(
+    f_start: float, f_stop: float, fs: float, decimation: tuple[int, int]
+) -> tuple[FilterStage, FilterStage]:
     """Stage 1 (at ``fs``) and stage 2 (at ``fs / D1``) filters for a chirp band (Hz)."""
     d1, d2 = decimation
     centre = 0.5 * (f_start + f_stop)
@@ -99,7 +101,13 @@ def apply_stages(x: np.ndarray, stages: Sequence[FilterStage], axis: int = -1) -
     return y
 
 
-def matched_filter(f_start: float, f_stop: float, duration: float, slope: float, fs: float,
-                   stages: Sequence[FilterStage]) -> np.ndarray:
+def matched_filter(
+    f_start: float,
+    f_stop: float,
+    duration: float,
+    slope: float,
+    fs: float,
+    stages: Sequence[FilterStage],
+) -> np.ndarray:
     """The transmit replica after the receiver stages (complex, at the decimated rate)."""
     return apply_stages(tapered_chirp(f_start, f_stop, duration, slope, fs), stages)

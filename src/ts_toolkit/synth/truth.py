@@ -19,8 +19,17 @@ import xarray as xr
 from ..spectra import make_spectra, write_spectra
 from .survey import PARAMETER_NAMES, Survey
 
-CSV_COLUMNS = ("target", "ping", "ping_time", "channel", "range", "angle_alongship",
-               "angle_athwartship", "kind", *PARAMETER_NAMES)
+CSV_COLUMNS = (
+    "target",
+    "ping",
+    "ping_time",
+    "channel",
+    "range",
+    "angle_alongship",
+    "angle_athwartship",
+    "kind",
+    *PARAMETER_NAMES,
+)
 
 
 def _table(survey: Survey) -> dict[str, np.ndarray]:
@@ -28,14 +37,16 @@ def _table(survey: Survey) -> dict[str, np.ndarray]:
     channels = ";".join(ch.channel_id for ch in survey.settings.channels)
     cols: dict[str, Any] = {
         "ping": np.array([x.ping for x in t], dtype=np.int64),
-        "ping_time": np.array([survey.ping_time(x.ping).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-                               for x in t], dtype=object),
+        "ping_time": np.array(
+            [survey.ping_time(x.ping).strftime("%Y-%m-%dT%H:%M:%S.%fZ") for x in t], dtype=object
+        ),
         "channel": np.array([channels] * len(t), dtype=object),
         "range": np.array([x.range for x in t]),
         "angle_alongship": np.array([x.angle_along for x in t]),
         "angle_athwartship": np.array([x.angle_athwart for x in t]),
-        "kind": np.array([x.kind if x.kind in ("gas", "liquid") else "unknown" for x in t],
-                         dtype=object),
+        "kind": np.array(
+            [x.kind if x.kind in ("gas", "liquid") else "unknown" for x in t], dtype=object
+        ),
     }
     for name in PARAMETER_NAMES:
         cols[name] = np.array([x.parameters.get(name, np.nan) for x in t], dtype=float)
@@ -65,21 +76,35 @@ def truth_dataset(survey: Survey, raw_file: str | Path | None = None) -> xr.Data
         "n_pings": int(survey.n_pings),
         "channels": [ch.channel_id for ch in s.channels],
         "sound_speed": s.environment.c,
-        "environment": {"temperature": s.environment.temperature,
-                        "salinity": s.environment.salinity, "depth": s.environment.depth,
-                        "acidity": s.environment.acidity},
+        "environment": {
+            "temperature": s.environment.temperature,
+            "salinity": s.environment.salinity,
+            "depth": s.environment.depth,
+            "acidity": s.environment.acidity,
+        },
         "notes": survey.notes,
     }
     if raw_file is not None:
         attrs["raw_file"] = Path(raw_file).name
-    ds = make_spectra(freq, ts, attrs=attrs, file=np.array(
-        [Path(raw_file).name if raw_file else ""] * len(survey.targets), dtype=object), **cols)
+    ds = make_spectra(
+        freq,
+        ts,
+        attrs=attrs,
+        file=np.array(
+            [Path(raw_file).name if raw_file else ""] * len(survey.targets), dtype=object
+        ),
+        **cols,
+    )
     ds["ping"].attrs["long_name"] = "ping index (0-based) in the raw file"
     return ds
 
 
-def write_truth(survey: Survey, nc_path: str | Path, csv_path: str | Path | None = None,
-                raw_file: str | Path | None = None) -> tuple[Path, Path]:
+def write_truth(
+    survey: Survey,
+    nc_path: str | Path,
+    csv_path: str | Path | None = None,
+    raw_file: str | Path | None = None,
+) -> tuple[Path, Path]:
     """Write the truth NetCDF and CSV (default: ``nc_path`` with ``.csv``)."""
     nc = Path(nc_path)
     out_csv = Path(csv_path) if csv_path is not None else nc.with_suffix(".csv")
@@ -106,8 +131,7 @@ def _times(values: np.ndarray) -> np.ndarray:
     return np.array([np.datetime64(str(x).rstrip("Z"), "us") for x in v])
 
 
-def match_targets(found: xr.Dataset, truth: xr.Dataset,
-                  range_tolerance: float = 0.2) -> xr.Dataset:
+def match_targets(found: xr.Dataset, truth: xr.Dataset, range_tolerance: float = 0.2) -> xr.Dataset:
     """Match detected targets (a spectra Dataset from a Source) to the ground truth.
 
     A truth target is detected when a found target has the same ping time (to 1 ms) and a
@@ -122,9 +146,16 @@ def match_targets(found: xr.Dataset, truth: xr.Dataset,
     n = truth.sizes["target"]
     t_time, f_time = _times(truth["ping_time"].values), _times(found["ping_time"].values)
     t_range, f_range = truth["range"].values.astype(float), found["range"].values.astype(float)
-    out = {k: np.full(n, np.nan) for k in ("range_error", "angle_alongship_error",
-                                          "angle_athwartship_error", "ts_median_abs_error",
-                                          "ts_max_abs_error")}
+    out = {
+        k: np.full(n, np.nan)
+        for k in (
+            "range_error",
+            "angle_alongship_error",
+            "angle_athwartship_error",
+            "ts_median_abs_error",
+            "ts_max_abs_error",
+        )
+    }
     index = np.full(n, -1, dtype=np.int64)
     n_freq = np.zeros(n, dtype=np.int64)
     used: set[int] = set()
@@ -143,25 +174,35 @@ def match_targets(found: xr.Dataset, truth: xr.Dataset,
             if name in found and name in truth:
                 out[f"{name}_error"][i] = float(found[name].values[j] - truth[name].values[i])
         ts_f = found["TS"].values[j].astype(float)
-        ts_t = np.interp(freq_f, freq_t, truth["TS"].values[i].astype(float),
-                         left=np.nan, right=np.nan)
+        ts_t = np.interp(
+            freq_f, freq_t, truth["TS"].values[i].astype(float), left=np.nan, right=np.nan
+        )
         err = np.abs(ts_f - ts_t)
         ok = np.isfinite(err)
         n_freq[i] = int(ok.sum())
         if ok.any():
             out["ts_median_abs_error"][i] = float(np.median(err[ok]))
             out["ts_max_abs_error"][i] = float(np.max(err[ok]))
-    units = {"range_error": "m", "angle_alongship_error": "degree",
-             "angle_athwartship_error": "degree", "ts_median_abs_error": "dB",
-             "ts_max_abs_error": "dB"}
+    units = {
+        "range_error": "m",
+        "angle_alongship_error": "degree",
+        "angle_athwartship_error": "degree",
+        "ts_median_abs_error": "dB",
+        "ts_max_abs_error": "dB",
+    }
     ds = xr.Dataset(
-        {"detected": ("target", index >= 0), "found_index": ("target", index),
-         "ts_n_frequencies": ("target", n_freq),
-         **{k: ("target", v, {"units": units[k]}) for k, v in out.items()}},
+        {
+            "detected": ("target", index >= 0),
+            "found_index": ("target", index),
+            "ts_n_frequencies": ("target", n_freq),
+            **{k: ("target", v, {"units": units[k]}) for k, v in out.items()},
+        },
         coords={"target": truth["target"].values},
-        attrs={"range_tolerance_m": range_tolerance,
-               "n_found": int(found.sizes["target"]),
-               "n_unmatched_found": int(found.sizes["target"] - len(used))},
+        attrs={
+            "range_tolerance_m": range_tolerance,
+            "n_found": int(found.sizes["target"]),
+            "n_unmatched_found": int(found.sizes["target"] - len(used)),
+        },
     )
     for name in ("kind", "range"):
         if name in truth:
