@@ -1,0 +1,102 @@
+"""Spheroidal and spherical special functions: Wronskian, Legendre, Bessel, eigenvalues."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.special import lpmv, spherical_jn, spherical_yn
+
+from ts_toolkit_plugins.spheroid.legendre import (
+    pbar_at_zero,
+    pbar_column,
+    sph_jn_scaled,
+    sph_yn_scaled,
+)
+from ts_toolkit_plugins.spheroid.spheroidal import (
+    angular_coefficients,
+    radial_eta0,
+    radial_second,
+)
+
+
+def _functions(m: int, c: float, xi: float, nn: int):
+    kk = (nn + 1) // 2 + int(c) + 40
+    lam, v = angular_coefficients(m, c, nn, kk, np.full(nn, np.nan))
+    r1, r1p, e1, loss = radial_eta0(m, c, xi, v, False)
+    r2, r2p, e2, ok = radial_second(m, c, xi, lam, v)
+    return lam, v, r1, r1p, e1, loss, r2, r2p, e2, ok
+
+
+@pytest.mark.parametrize("xi", [1.0079, 1.02, 1.054, 1.3, 1.9, 2.0, 3.28])
+@pytest.mark.parametrize("c", [0.5, 5.0, 20.0, 60.0, 130.0])
+def test_wronskian(xi: float, c: float) -> None:
+    """R1 R2' - R1' R2 = 1/(c (xi^2-1)) for m = 0..30 and every degree of the rule + 10."""
+    worst = 0.0
+    for m in (0, 1, 5, 15, 30):
+        nn = int(0.8 * c * xi) + 20
+        _, _, r1, r1p, e1, loss, r2, r2p, e2, ok = _functions(m, c, xi, nn)
+        assert ok.all(), (m, c, xi)
+        assert loss.max() < 8.0
+        w = (r1 * r2p - r1p * r2) * 10.0 ** (e1 + e2) * c * (xi * xi - 1.0)
+        err = np.abs(w - 1.0)
+        # the degrees the solver needs (rule N = 0.8 c xi + 10) to 1e-8 (worst seen 3.5e-9,
+        # m = 30, c = 130, xi = 2, n - m = 217; typically < 1e-11)
+        core = err[: int(0.8 * c * xi) + 10]
+        assert core.max() < 1e-8, (m, c, xi, core.max(), int(core.argmax()))
+        worst = max(worst, float(err.max()))
+    # all computed degrees (10 beyond the rule) to 1e-6
+    assert worst < 1e-6
+
+
+def test_eigenvalues_small_c_and_orthonormal_coefficients() -> None:
+    """lambda_mn -> n(n+1) as c -> 0; coefficient vectors have unit norm."""
+    for m in (0, 2, 7):
+        lam, v = angular_coefficients(m, 1e-4, 12, 40, np.full(12, np.nan))
+        n = m + np.arange(12)
+        np.testing.assert_allclose(lam, n * (n + 1), rtol=0, atol=1e-6)
+        np.testing.assert_allclose((v * v).sum(axis=1), 1.0, atol=1e-14)
+
+
+def test_eigenvalue_known_value() -> None:
+    """lambda_00(c=1) = 0.319000... (A&S Table 21.1, prolate: 0.31900006)."""
+    lam, _ = angular_coefficients(0, 1.0, 2, 40, np.full(2, np.nan))
+    assert lam[0] == pytest.approx(0.319000055, abs=2e-8)
+
+
+def test_warm_start_matches_bisection() -> None:
+    """Eigenvalues from a (perturbed) guess equal those from bisection."""
+    c, nn, kk = 47.3, 60, 130
+    lam, v = angular_coefficients(4, c, nn, kk, np.full(nn, np.nan))
+    lam2, v2 = angular_coefficients(4, c, nn, kk, lam * (1 + 3e-5))
+    np.testing.assert_allclose(lam2, lam, rtol=1e-13)
+    np.testing.assert_allclose(np.abs(v2), np.abs(v), atol=1e-12)
+
+
+def test_legendre_orthonormal_against_scipy() -> None:
+    for m in (0, 3, 11):
+        for eta in (-0.8, 0.0, 0.37, 0.999):
+            p = pbar_column(m, 15, eta)
+            ll = np.arange(m, m + 15)
+            lg = [math.lgamma(x - m + 1) - math.lgamma(x + m + 1) for x in ll]
+            norm = np.sqrt((2 * ll + 1) / 2 * np.exp(lg))
+            ref = (-1.0) ** m * lpmv(m, ll, eta) * norm
+            np.testing.assert_allclose(p, ref, rtol=1e-11, atol=1e-14)
+    p0, dp0 = pbar_at_zero(2, 10)
+    h = 1e-6
+    fd = (pbar_column(2, 10, h) - pbar_column(2, 10, -h)) / (2 * h)
+    np.testing.assert_allclose(dp0, fd, atol=1e-8)
+
+
+@pytest.mark.parametrize("x", [1e-3, 0.5, 3.0, 20.0, 150.0])
+def test_spherical_bessel_scaled(x: float) -> None:
+    ll = np.arange(61)
+    jm, jpm, je = sph_jn_scaled(x, 60)
+    ym, ypm, ye = sph_yn_scaled(x, 60)
+    j, y = spherical_jn(ll, x), spherical_yn(ll, x)
+    ok = np.isfinite(y) & (np.abs(j) > 1e-290)
+    np.testing.assert_allclose((jm * 10.0**je)[ok], j[ok], rtol=1e-12)
+    np.testing.assert_allclose((ym * 10.0**ye)[ok], y[ok], rtol=1e-12)
+    np.testing.assert_allclose((jpm * 10.0**je)[ok], spherical_jn(ll, x, True)[ok], rtol=1e-11)
+    np.testing.assert_allclose((ypm * 10.0**ye)[ok], spherical_yn(ll, x, True)[ok], rtol=1e-12)
