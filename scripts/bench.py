@@ -2,7 +2,9 @@
 
 1. bench_spheroid.py: spheroid model speed and no-NaN sweep -> docs/
 2. bench_simulate.py: a 1,000-spectrum Table I sample through `ts-toolkit simulate`
-3. bench_learn.py: all learners on a labelled dataset, if one is given with
+3. bench_batch.py: `ts-toolkit batch` throughput and memory on >= 300 MB of synthetic EK80 data
+   (needs the bundled model)
+4. bench_learn.py: all learners on a labelled dataset, if one is given with
    TS_BENCH_DATA=path/to/table1.nc (training on the full 30,000 spectra takes hours on a
    small CPU, so it is not run by default)
 """
@@ -25,6 +27,7 @@ def run(script: str, *args: str) -> None:
 def main() -> None:
     run("bench_spheroid.py")
     run("bench_simulate.py")
+    run("bench_batch.py")
     data = os.environ.get("TS_BENCH_DATA")
     if data:
         run("bench_learn.py", data)

@@ -104,8 +104,9 @@ def process_file(
     try:
         model = load_model(model_path)
         spectra = source_for(path).open(path, **options.get("source", {}))
-        if spectra.sizes.get("target", 0) == 0:
-            raise TsToolkitError("no single targets detected")
+        if spectra.sizes.get("target", 0) == 0:  # empty water is a result, not a failure
+            reason = "no single targets detected"
+            return FileOutcome(path, "ok", reason, 0, time.perf_counter() - t0, size), None
         result = predict_spectra(model, spectra, allow_partial=options.get("allow_partial", False))
     except TsToolkitError as exc:
         reason = " ".join(str(exc).split())

@@ -10,6 +10,10 @@ import numpy as np
 from .batch import BatchReport
 
 
+def _n_empty(ok: list) -> int:
+    return sum(o.n_targets == 0 for o in ok)
+
+
 def write_report(report: BatchReport) -> str:
     """Write ``<out>-report.md`` and ``<out>-sizes.png``; return the report text."""
     out = report.out
@@ -19,7 +23,8 @@ def write_report(report: BatchReport) -> str:
         "",
         f"- files: {len(report.outcomes)} ({len(ok)} processed, {len(report.failed)} failed, "
         f"{report.skipped} skipped as already done)",
-        f"- targets found: {report.n_targets}",
+        f"- targets found: {report.n_targets}"
+        + (f" ({n_empty} files without single targets)" if (n_empty := _n_empty(ok)) else ""),
         f"- wall time this run: {report.wall_time_s:.1f} s",
     ]
     if ok:

@@ -9,6 +9,7 @@ import typer
 
 from ..cli import app, console, err_console
 from ..errors import TsToolkitError
+from .apply_cmds import MinTs
 
 
 @app.command("batch")
@@ -39,6 +40,7 @@ def batch_command(
     allow_partial: Annotated[
         bool, typer.Option(help="Accept files whose bands cover only part of the model's grid.")
     ] = False,
+    min_ts: MinTs = None,
 ) -> None:
     """Extract and classify single targets in many EK80 files (resumable).
 
@@ -85,7 +87,10 @@ def batch_command(
             out,
             scheduler=scheduler,
             workers=workers,
-            options={"allow_partial": allow_partial},
+            options={
+                "allow_partial": allow_partial,
+                "source": {} if min_ts is None else {"min_ts": min_ts},
+            },
             retry_failed=retry_failed,
             on_file=on_file,
         )
