@@ -225,6 +225,220 @@ def _eig_check(diag: np.ndarray, off2: np.ndarray, lam: float, i: int) -> bool:
 
 
 @njit(cache=True)
+def _sturm_counts(
+    diag: np.ndarray, off2: np.ndarray, xs: np.ndarray, dsuf: np.ndarray, esuf: np.ndarray
+) -> np.ndarray:
+    """Numbers of eigenvalues smaller than each xs[p] (Sturm counts, vectorised over p).
+
+    The LDL^T pivots q_k are run for all points together.  Rows beyond k* are skipped
+    when they provably add no negative pivot: with E = max off-diagonal from k* - 1 on,
+    diag_j - x >= 2E for all j >= k* (``dsuf`` = suffix minimum of diag) and q_{k*-1} >= E
+    imply q_j >= E > 0 for all j >= k* (q_j = diag_j - x - off_{j-1}^2 / q_{j-1}).
+    """
+    n = diag.shape[0]
+    npt = xs.shape[0]
+    xmax = -1e300
+    for p in range(npt):
+        xmax = max(xmax, xs[p])
+    kstop = n
+    for k in range(1, n):
+        if dsuf[k] - xmax >= 2.0 * esuf[k - 1]:
+            kstop = k
+            break
+    q = np.empty(npt)
+    cnt = np.zeros(npt, dtype=np.int64)
+    d0 = diag[0]
+    for p in range(npt):
+        q[p] = d0 - xs[p]
+        if q[p] < 0.0:
+            cnt[p] += 1
+    for k in range(1, kstop):
+        dk = diag[k]
+        o2 = off2[k - 1]
+        for p in range(npt):
+            qp = q[p]
+            if qp == 0.0:
+                qp = 1e-300
+            qn = dk - xs[p] - o2 / qp
+            q[p] = qn
+            cnt[p] += qn < 0.0
+    if kstop < n:
+        safe = True
+        for p in range(npt):
+            if not q[p] >= esuf[kstop - 1]:
+                safe = False
+        if not safe:
+            for k in range(kstop, n):
+                dk = diag[k]
+                o2 = off2[k - 1]
+                for p in range(npt):
+                    qp = q[p]
+                    if qp == 0.0:
+                        qp = 1e-300
+                    qn = dk - xs[p] - o2 / qp
+                    q[p] = qn
+                    cnt[p] += qn < 0.0
+    return cnt
+
+
+@njit(cache=True)
+def _newton_block(diag: np.ndarray, off: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Newton refinement of all predicted eigenvalues x[i] (index i = pivot row) at once.
+
+    Same continued-fraction function as ``_refine_lambda``, evaluated for every i in one
+    sweep over the rows (independent divisions: vectorises).  The backward fractions start
+    30 rows beyond the point where the recurrence is strongly evanescent for the largest
+    x.  Returns a flag per i: 1 converged, 0 not (the caller falls back to bisection).
+    """
+    n = diag.shape[0]
+    nev = x.shape[0]
+    x0 = x.copy()
+    xmax = -1e300
+    for i in range(nev):
+        xmax = max(xmax, x[i])
+    ktop = n - 1
+    for k in range(nev, n):
+        if diag[k] - xmax > 4.0 * (off[k] + off[k - 1]):
+            ktop = min(n - 1, k + 30)
+            break
+    up = np.zeros(nev)
+    dup = np.zeros(nev)
+    wd = np.zeros(nev)
+    dwd = np.zeros(nev)
+    active = np.ones(nev, dtype=np.bool_)
+    conv = np.zeros(nev, dtype=np.int64)
+    for _ in range(12):
+        for i in range(nev):
+            up[i] = 0.0
+            dup[i] = 0.0
+            wd[i] = 0.0
+            dwd[i] = 0.0
+        for k in range(ktop, 0, -1):
+            dk = diag[k]
+            ok_ = off[k] if k < n - 1 else 0.0
+            om = off[k - 1]
+            for i in range(min(k, nev)):
+                den = dk - x[i] + ok_ * up[i]
+                dden = -1.0 + ok_ * dup[i]
+                if den == 0.0:
+                    den = 1e-300
+                up[i] = -om / den
+                dup[i] = om * dden / (den * den)
+        for k in range(0, nev - 1):
+            dk = diag[k]
+            ok_ = off[k]
+            om = off[k - 1] if k > 0 else 0.0
+            for i in range(k + 1, nev):
+                den = dk - x[i] + om * wd[i]
+                dden = -1.0 + om * dwd[i]
+                if den == 0.0:
+                    den = 1e-300
+                wd[i] = -ok_ / den
+                dwd[i] = ok_ * dden / (den * den)
+        nact = 0
+        for i in range(nev):
+            if not active[i]:
+                continue
+            f = diag[i] - x[i]
+            df = -1.0
+            if i < n - 1:
+                f += off[i] * up[i]
+                df += off[i] * dup[i]
+            if i > 0:
+                f += off[i - 1] * wd[i]
+                df += off[i - 1] * dwd[i]
+            if df == 0.0 or not math.isfinite(f) or not math.isfinite(df):
+                active[i] = False
+                continue
+            xn = x[i] - f / df
+            sc = max(1.0, abs(xn))
+            if not (abs(xn - x0[i]) < 1e-2 * max(1.0, abs(x0[i]))):
+                active[i] = False
+                continue
+            step = abs(xn - x[i])
+            x[i] = xn
+            # quadratic convergence: after a step <= 1e-9 the error is ~1e-18 (relative)
+            if step <= 1e-9 * sc:
+                active[i] = False
+                conv[i] = 1
+            else:
+                nact += 1
+        if nact == 0:
+            break
+    return conv
+
+
+@njit(cache=True)
+def _ratio_vectors(diag: np.ndarray, off: np.ndarray, ev: np.ndarray) -> np.ndarray:
+    """Eigenvectors for all ev[i] (pivot row i) by the ratio method, vectorised over i.
+
+    Column i of the result (shape (n, nev)) equals ``_ratio_vector(diag, off, ev[i], i)``.
+    """
+    n = diag.shape[0]
+    nev = ev.shape[0]
+    V = np.zeros((n, nev))
+    u = np.zeros(nev)
+    # upward ratios u_k = v_k / v_{k-1} for k > i, from the end of the block
+    for k in range(n - 1, 0, -1):
+        dk = diag[k]
+        ok_ = off[k] if k < n - 1 else 0.0
+        om = off[k - 1]
+        for i in range(min(k, nev)):
+            den = dk - ev[i] + ok_ * u[i]
+            if den == 0.0:
+                den = 1e-300
+            u[i] = -om / den
+            V[k, i] = u[i]
+    # downward ratios w_k = v_k / v_{k+1} for k < i
+    w = np.zeros(nev)
+    for k in range(0, nev - 1):
+        dk = diag[k]
+        ok_ = off[k]
+        om = off[k - 1] if k > 0 else 0.0
+        for i in range(k + 1, nev):
+            den = dk - ev[i] + om * w[i]
+            if den == 0.0:
+                den = 1e-300
+            w[i] = -ok_ / den
+            V[k, i] = w[i]
+    # multiply out from the pivot
+    for i in range(nev):
+        V[i, i] = 1.0
+    for k in range(1, n):
+        for i in range(min(k, nev)):
+            V[k, i] *= V[k - 1, i]
+    for k in range(nev - 2, -1, -1):
+        for i in range(k + 1, nev):
+            V[k, i] *= V[k + 1, i]
+    s = np.zeros(nev)
+    for k in range(n):
+        for i in range(nev):
+            s[i] += V[k, i] * V[k, i]
+    for i in range(nev):
+        s[i] = 1.0 / math.sqrt(s[i])
+    for k in range(n):
+        for i in range(nev):
+            V[k, i] *= s[i]
+    return V
+
+
+@njit(cache=True)
+def _bisect_one(diag: np.ndarray, off2: np.ndarray, i: int, lo: float, hi: float) -> float:
+    """The i-th smallest eigenvalue by Sturm-count bisection in [lo, hi] (count(lo) <= i)."""
+    a = lo
+    b = hi
+    for _ in range(200):
+        mid = 0.5 * (a + b)
+        if mid <= a or mid >= b:
+            break
+        if _sturm_count(diag, off2, mid) > i:
+            b = mid
+        else:
+            a = mid
+    return 0.5 * (a + b)
+
+
+@njit(cache=True)
 def angular_coefficients(
     m: int, c: float, nn: int, kk: int, guess: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -234,8 +448,10 @@ def angular_coefficients(
     of S_{m,m+j}(c, .) on Pbar_{m+p+2k}^m, p = j % 2, k = 0..kk-1 (unit norm).
     kk must exceed nn//2 + 1 (in practice nn/2 + c + 30).  ``guess`` (length >= nn, NaN
     where unknown) holds predicted eigenvalues, e.g. extrapolated from neighbouring
-    frequencies: each is refined on the continued fraction and accepted only if a Sturm
-    count confirms its index; otherwise the block is solved by bisection.
+    frequencies.  Missing predictions are extrapolated along the block (quadratic in the
+    index) or, for the lowest three, found by bisection.  Every eigenvalue is refined by
+    Newton iteration on the continued fraction (all of a block at once) and accepted only
+    if Sturm counts confirm its index; each one that fails is found by bisection instead.
     """
     lam = np.empty(nn)
     v = np.zeros((nn, kk))
@@ -245,27 +461,58 @@ def angular_coefficients(
             continue
         diag, off = _recurrence_block(m, c, p, kk)
         off2 = off[: kk - 1] ** 2
-        ev = np.empty(nev)
-        need_bisect = False
+        # Gershgorin bounds and suffix extrema for the truncated Sturm counts
+        glo = 1e300
+        ghi = -1e300
+        for k in range(kk):
+            rad = 0.0
+            if k > 0:
+                rad += abs(off[k - 1])
+            if k < kk - 1:
+                rad += abs(off[k])
+            glo = min(glo, diag[k] - rad)
+            ghi = max(ghi, diag[k] + rad)
+        dsuf = np.empty(kk)
+        esuf = np.empty(kk)
+        dsuf[kk - 1] = diag[kk - 1]
+        esuf[kk - 1] = abs(off[kk - 1])
+        for k in range(kk - 2, -1, -1):
+            dsuf[k] = min(dsuf[k + 1], diag[k])
+            esuf[k] = max(esuf[k + 1], abs(off[k]))
+        x = np.empty(nev)
         for i in range(nev):
             j = p + 2 * i
             gsv = guess[j] if j < guess.shape[0] else np.nan
             if not math.isfinite(gsv):
-                need_bisect = True
-                break
-            le = _refine_lambda(diag, off, gsv, i)
-            if not _eig_check(diag, off2, le, i):
-                need_bisect = True
-                break
-            ev[i] = le
-        if need_bisect:
-            ev = _eigs_lowest(diag, off, nev)
-            for i in range(nev):
-                ev[i] = _refine_lambda(diag, off, ev[i], i)
+                if i >= 3:
+                    # degree not seen at the previous frequency: extrapolate along the block
+                    gsv = 3.0 * x[i - 1] - 3.0 * x[i - 2] + x[i - 3]
+                else:
+                    lo = glo if i == 0 else x[i - 1]
+                    gsv = _bisect_one(diag, off2, i, lo, ghi)
+            x[i] = gsv
+        conv = _newton_block(diag, off, x)
+        # index check: exactly i eigenvalues below x_i - d and i + 1 below x_i + d
+        pts = np.empty(2 * nev)
+        for i in range(nev):
+            d = 1e-9 * max(1.0, abs(x[i]))
+            pts[2 * i] = x[i] - d
+            pts[2 * i + 1] = x[i] + d
+        cnt = _sturm_counts(diag, off2, pts, dsuf, esuf)
+        for i in range(nev):
+            if conv[i] == 1 and cnt[2 * i] == i and cnt[2 * i + 1] == i + 1:
+                continue
+            # x[:i] are final (confirmed or bisected): bisect above x[i - 1]
+            lo = glo
+            if i > 0:
+                lo = max(glo, x[i - 1] - 1e-9 * max(1.0, abs(x[i - 1])))
+            x[i] = _refine_lambda(diag, off, _bisect_one(diag, off2, i, lo, ghi), i)
+        V = _ratio_vectors(diag, off, x)
         for i in range(nev):
             j = p + 2 * i
-            lam[j] = ev[i]
-            v[j, :] = _ratio_vector(diag, off, ev[i], i)
+            lam[j] = x[i]
+            for k in range(kk):
+                v[j, k] = V[k, i]
     return lam, v
 
 
@@ -501,6 +748,123 @@ def r2_integrate(
 
 
 @njit(cache=True)
+def r2_integrate_all(
+    m: int,
+    c: float,
+    lam: np.ndarray,
+    xs: float,
+    r0: np.ndarray,
+    rp0: np.ndarray,
+    xe: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``r2_integrate`` for all degrees at once (one step sequence, vectorised over degrees).
+
+    The step is the smallest any degree needs (0.55 (xi - 1) and 8/rate for the extreme
+    eigenvalues); every degree's Taylor series is summed until its own three successive
+    terms are < 1e-17 of its largest (a degree that converged earlier keeps adding its
+    smaller terms).  Returns (R, R', log10 scale, ok) per degree, as ``r2_integrate``.
+    """
+    nn = lam.shape[0]
+    qs = xs * xs - 1.0
+    y0 = np.empty(nn)
+    y1 = np.empty(nn)
+    ex = np.empty(nn)
+    ok = np.ones(nn, dtype=np.bool_)
+    e0 = -0.5 * m * math.log10(qs)
+    lmin = 1e300
+    lmax = -1e300
+    for j in range(nn):
+        y0[j] = r0[j]
+        y1[j] = rp0[j] - m * xs * r0[j] / qs
+        ex[j] = e0
+        lmin = min(lmin, lam[j])
+        lmax = max(lmax, lam[j])
+    s = xs
+    rho = 0.55
+    c2 = c * c
+    mm1 = m + 1.0
+    mf = float(m)
+    bm2 = np.empty(nn)
+    bm1 = np.empty(nn)
+    bk = np.empty(nn)
+    bk1 = np.empty(nn)
+    val = np.empty(nn)
+    der = np.empty(nn)
+    scale = np.empty(nn)
+    small = np.empty(nn, dtype=np.int64)
+    c0h2 = np.empty(nn)
+    while s > xe:
+        q = s * s - 1.0
+        dl = max(abs(lmin - c2 * s * s), abs(lmax - c2 * s * s))
+        rate = math.sqrt(dl / q + mf * mf / (q * q)) + 1.0
+        h = min(rho * (s - 1.0), 8.0 / rate)
+        if s - h < xe:
+            h = s - xe
+        hs = -h
+        a0 = s * s - 1.0
+        a1h = 2.0 * s * hs
+        a2h2 = hs * hs
+        b0h = 2.0 * mm1 * s * hs
+        b1h2 = 2.0 * mm1 * hs * hs
+        c1h3 = 2.0 * c2 * s * hs * hs * hs
+        c2h4 = c2 * hs * hs * hs * hs
+        for j in range(nn):
+            c0h2[j] = (c2 * s * s - lam[j] + mf * mm1) * hs * hs
+            bm2[j] = 0.0
+            bm1[j] = 0.0
+            bk[j] = y0[j]
+            bk1[j] = y1[j] * hs
+            val[j] = y0[j] + bk1[j]
+            der[j] = bk1[j]
+            scale[j] = max(abs(y0[j]), abs(bk1[j]))
+            small[j] = 0
+        for k in range(0, 600):
+            ak = (k + 1.0) * (a1h * k + b0h)
+            bkc = a2h2 * k * (k - 1.0) + b1h2 * k
+            inv = -1.0 / (a0 * (k + 2.0) * (k + 1.0))
+            kp2 = k + 2.0
+            nconv = 0
+            for j in range(nn):
+                num = ak * bk1[j] + (bkc + c0h2[j]) * bk[j] + c1h3 * bm1[j] + c2h4 * bm2[j]
+                b2 = num * inv
+                val[j] += b2
+                der[j] += kp2 * b2
+                ab = abs(b2)
+                sc = max(scale[j], ab)
+                scale[j] = sc
+                sm = small[j] + 1 if ab * kp2 <= 1e-17 * sc else 0
+                small[j] = sm
+                nconv += sm >= 3
+                bm2[j] = bm1[j]
+                bm1[j] = bk[j]
+                bk[j] = bk1[j]
+                bk1[j] = b2
+            if nconv == nn:
+                break
+        for j in range(nn):
+            if small[j] < 3:
+                ok[j] = False
+            y0[j] = val[j]
+            y1[j] = der[j] / hs
+        s = s - h
+        if s - xe < 1e-14:
+            s = xe
+        for j in range(nn):
+            a = max(abs(y0[j]), abs(y1[j]))
+            if a > 1e100 or (a < 1e-100 and a > 0.0):
+                sh = math.floor(math.log10(a))
+                y0[j] /= 10.0**sh
+                y1[j] /= 10.0**sh
+                ex[j] += sh
+    qe = xe * xe - 1.0
+    rp = np.empty(nn)
+    for j in range(nn):
+        rp[j] = y1[j] + m * xe * y0[j] / qe
+        ex[j] += 0.5 * m * math.log10(qe)
+    return y0, rp, ex, ok
+
+
+@njit(cache=True)
 def radial_second(
     m: int, c: float, xi: float, lam: np.ndarray, v: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -517,17 +881,19 @@ def radial_second(
     rm = np.empty(nn)
     rpm = np.empty(nn)
     re = np.empty(nn)
+    ys, yps, exs, good = r2_integrate_all(m, c, lam[:nn], XI_START, rm0, rpm0, xi)
     for j in range(nn):
         if loss[j] > 8.0 or not math.isfinite(rm0[j]):
             ok[j] = False
-        y0, y1, ex, good = r2_integrate(m, c, lam[j], XI_START, rm0[j], rpm0[j], xi)
-        if not good:
+        if not good[j]:
             ok[j] = False
+        y0 = ys[j]
+        y1 = yps[j]
         a = max(abs(y0), abs(y1))
         sh = 0.0
         if a > 0.0 and math.isfinite(a):
             sh = math.floor(math.log10(a))
         rm[j] = y0 / 10.0**sh
         rpm[j] = y1 / 10.0**sh
-        re[j] = re0[j] + ex + sh
+        re[j] = re0[j] + exs[j] + sh
     return rm, rpm, re, ok
