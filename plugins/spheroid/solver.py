@@ -62,15 +62,11 @@ def mode_contribution(
     ok = True
     terms = np.zeros(nn, dtype=np.complex128)
     # exterior coefficients need fewer Legendre terms when c0 << c1 (gas): zero-pad to kk
+    # exterior: kk0 Legendre terms (the eta = 0 Neumann sum for R2 at xi = 2 needs them)
     kk0 = min(kk, (nn + 1) // 2 + int(c0) + 40)
-    lam0, v0s = angular_coefficients(m, c0, nn, kk0, guess0)
-    if kk0 < kk:
-        v0 = np.zeros((nn, kk))
-        v0[:, :kk0] = v0s
-    else:
-        v0 = v0s
+    lam0, v0 = angular_coefficients(m, c0, nn, kk0, guess0)
     lam1 = lam0
-    pcol = pbar_column(m, 2 * kk + 2, eta_inc)
+    pcol = pbar_column(m, 2 * kk0 + 2, eta_inc)
     s_inc = angle_function(m, v0, pcol)
     smax = 0.0
     for j in range(nn):
@@ -110,7 +106,12 @@ def mode_contribution(
             terms[j] = _ipow(m + j) * a[j] * amn * s_inc[j]
         return terms, ok, lam0, lam1
     # fluid: interior functions at c1
-    lam1, v1 = angular_coefficients(m, c1, nn, kk, guess1)
+    # interior coefficients: only the overlaps and R1 use them, which need the terms down
+    # to ~1e-40 of the largest (reached by r ~ n - m + c1 + 50; checked: the neglected tail
+    # is < 1e-48, lambda and R1 unchanged to 1e-11 for c1 <= 130)
+    kk1 = min(kk, (nn + 1) // 2 + int(0.5 * c1) + 25)
+    lam1, v1 = angular_coefficients(m, c1, nn, kk1, guess1)
+    kko = min(kk0, kk1)
     q1m, q1pm, q1e, loss1i = radial_eta0(m, c1, xi0, v1, False)
     for j in range(nn):
         if loss1i[j] > LOSS_MAX:
@@ -120,12 +121,13 @@ def mode_contribution(
         nb = idx.shape[0]
         if nb == 0:
             continue
-        # overlaps alpha[inn, il] = sum_k v0[n, k] v1[l, k]  (one BLAS matrix product)
-        b0 = np.empty((nb, kk))
-        b1 = np.empty((kk, nb))
+        # overlaps alpha[inn, il] = sum_k v0[n, k] v1[l, k]  (one BLAS matrix product over
+        # the terms both expansions carry; beyond, one of the factors is < 1e-40)
+        b0 = np.empty((nb, kko))
+        b1 = np.empty((kko, nb))
         for i in range(nb):
-            b0[i, :] = v0[idx[i], :]
-            b1[:, i] = v1[idx[i], :]
+            b0[i, :] = v0[idx[i], :kko]
+            b1[:, i] = v1[idx[i], :kko]
         alpha = np.dot(b0, b1)
         mat = np.zeros((nb, nb), dtype=np.complex128)
         rhs = np.zeros(nb, dtype=np.complex128)

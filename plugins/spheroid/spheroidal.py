@@ -532,6 +532,24 @@ def angle_function(m: int, v: np.ndarray, pcol: np.ndarray) -> np.ndarray:
     return out
 
 
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _dots4(
+    v: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray
+) -> tuple[float, float, float, float]:
+    """(sum v a, sum |v a|, sum v b, sum v c): reassociation allowed (SIMD), no other fast-math."""
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    for k in range(v.shape[0]):
+        t = v[k] * a[k]
+        s0 += t
+        s1 += abs(t)
+        s2 += v[k] * b[k]
+        s3 += v[k] * c[k]
+    return s0, s1, s2, s3
+
+
 @njit(cache=True)
 def radial_eta0(
     m: int, c: float, xi: float, v: np.ndarray, second: bool
@@ -570,39 +588,40 @@ def radial_eta0(
             zpiv = min(zpiv, ze[m + j])
     # terms far below every pivot (< 1e-50 of it) may underflow harmlessly
     fast = zhi < 280 and zpiv > -250
-    zv = np.empty(lmax + 1)
-    zpv = np.empty(lmax + 1)
-    if fast:
-        for l in range(m, m + 2 * kk + 1):
-            sc = 10.0 ** ze[l]
-            zv[l] = zm[l] * sc
-            zpv[l] = zpm[l] * sc
+    # per parity: P_k = Pbar(0) (p = 0) or Pbar'(0) (p = 1) of degree m + p + 2k, and for the
+    # fast path T_k = (-1)^k P_k z_{m+p+2k}, Tp_k likewise with z'; then for degree
+    # j = p + 2i: numerator = (-1)^i sum_k v_jk T_k (vectorised dot products)
+    pk = np.zeros((2, kk))
+    tk = np.zeros((2, kk))
+    tpk = np.zeros((2, kk))
+    for p in range(2):
+        for k in range(kk):
+            r = p + 2 * k
+            pk[p, k] = p0[r] if p == 0 else dp0[r]
+            if fast:
+                sc = 10.0 ** ze[m + r]
+                if k % 2 == 1:
+                    sc = -sc
+                tk[p, k] = pk[p, k] * zm[m + r] * sc
+                tpk[p, k] = pk[p, k] * zpm[m + r] * sc
     for j in range(nn):
         p = j % 2
         # denominator and its cancellation estimate
-        den = 0.0
-        dabs = 0.0
-        for k in range(kk):
-            r = p + 2 * k
-            t = v[j, k] * (p0[r] if p == 0 else dp0[r])
-            den += t
-            dabs += abs(t)
+        if fast:
+            den, dabs, s, sp = _dots4(v[j], pk[p], tk[p], tpk[p])
+            if (j // 2) % 2 == 1:
+                s = -s
+                sp = -sp
+        else:
+            den, dabs, s, sp = _dots4(v[j], pk[p], pk[p], pk[p])
         if dabs == 0.0 or den == 0.0:
             loss[j] = 99.0
         else:
             loss[j] = math.log10(dabs / abs(den))
-        s = 0.0
-        sp = 0.0
         eint = 0.0
-        if fast:
-            for k in range(kk):
-                r = p + 2 * k
-                a = v[j, k] * (p0[r] if p == 0 else dp0[r])
-                if ((r - j) // 2) % 2 != 0:
-                    a = -a
-                s += a * zv[m + r]
-                sp += a * zpv[m + r]
-        else:
+        if not fast:
+            s = 0.0
+            sp = 0.0
             # common exponent of the numerator terms
             emax = -1e300
             for k in range(kk):
