@@ -322,8 +322,9 @@ def _newton_block(diag: np.ndarray, off: np.ndarray, x: np.ndarray) -> np.ndarra
                 dden = -1.0 + ok_ * dup[i]
                 if den == 0.0:
                     den = 1e-300
-                up[i] = -om / den
-                dup[i] = om * dden / (den * den)
+                rd = 1.0 / den
+                up[i] = -om * rd
+                dup[i] = om * dden * rd * rd
         for k in range(0, nev - 1):
             dk = diag[k]
             ok_ = off[k]
@@ -333,8 +334,9 @@ def _newton_block(diag: np.ndarray, off: np.ndarray, x: np.ndarray) -> np.ndarra
                 dden = -1.0 + om * dwd[i]
                 if den == 0.0:
                     den = 1e-300
-                wd[i] = -ok_ / den
-                dwd[i] = ok_ * dden / (den * den)
+                rd = 1.0 / den
+                wd[i] = -ok_ * rd
+                dwd[i] = ok_ * dden * rd * rd
         nact = 0
         for i in range(nev):
             if not active[i]:
@@ -816,7 +818,7 @@ def r2_integrate_all(
         q = s * s - 1.0
         dl = max(abs(lmin - c2 * s * s), abs(lmax - c2 * s * s))
         rate = math.sqrt(dl / q + mf * mf / (q * q)) + 1.0
-        h = min(rho * (s - 1.0), 8.0 / rate)
+        h = min(rho * (s - 1.0), 12.0 / rate)
         if s - h < xe:
             h = s - xe
         hs = -h
