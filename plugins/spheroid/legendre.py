@@ -23,6 +23,33 @@ _BIG = 1e150
 _BIGEXP = 150
 
 
+# 10**k for integer k in [-330, 308] (outside: 0 or inf, as 10.0**k); a table lookup is much
+# cheaper than pow() in the per-order mantissa/exponent bookkeeping
+_P10 = np.array([10.0**k for k in range(-330, 309)])
+_LOG10_2 = math.log10(2.0)
+
+
+@njit(cache=True)
+def pow10(k: int) -> float:
+    """10.0**k for integer k (table lookup)."""
+    if k < -330:
+        return 0.0
+    if k > 308:
+        return math.inf
+    return _P10[k + 330]
+
+
+@njit(cache=True)
+def floor_log10(a: float) -> int:
+    """floor(log10(a)) for finite a > 0, from the binary exponent (no log10 call)."""
+    e2 = math.frexp(a)[1]  # a = f * 2**e2, 0.5 <= f < 1
+    sh = int(math.floor((e2 - 1) * _LOG10_2))
+    # (e2 - 1) log10(2) <= log10(a) < e2 log10(2): sh is exact or one too small
+    if a >= pow10(sh + 1):
+        sh += 1
+    return sh
+
+
 @njit(cache=True)
 def pbar_column(m: int, nl: int, eta: float) -> np.ndarray:
     """Return Pbar_{m+k}^m(eta) for k = 0..nl-1 (unit-norm, no Condon-Shortley phase).
@@ -123,15 +150,15 @@ def sph_jn_scaled(x: float, lmax: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
         v = f[l] * scale
         ex = fe[l] - fe[k]
         if v != 0.0:
-            sh = int(math.floor(math.log10(abs(v))))
-            v = v / 10.0**sh
+            sh = floor_log10(abs(v))
+            v = v / pow10(sh)
             ex += sh
         jm[l] = v
         je[l] = ex
     jpm = np.empty(lmax + 1)
-    jpm[0] = -jm[1] * 10.0 ** (je[1] - je[0])
+    jpm[0] = -jm[1] * pow10(je[1] - je[0])
     for l in range(1, lmax + 1):
-        jpm[l] = jm[l - 1] * 10.0 ** (je[l - 1] - je[l]) - (l + 1.0) / x * jm[l]
+        jpm[l] = jm[l - 1] * pow10(je[l - 1] - je[l]) - (l + 1.0) / x * jm[l]
     return jm[: lmax + 1], jpm, je[: lmax + 1]
 
 
@@ -165,11 +192,11 @@ def sph_yn_scaled(x: float, lmax: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
     for l in range(lmax + 2):
         v = ym[l]
         if v != 0.0:
-            sh = int(math.floor(math.log10(abs(v))))
-            ym[l] = v / 10.0**sh
+            sh = floor_log10(abs(v))
+            ym[l] = v / pow10(sh)
             ye[l] += sh
     ypm = np.empty(lmax + 1)
-    ypm[0] = -ym[1] * 10.0 ** (ye[1] - ye[0])
+    ypm[0] = -ym[1] * pow10(ye[1] - ye[0])
     for l in range(1, lmax + 1):
-        ypm[l] = ym[l - 1] * 10.0 ** (ye[l - 1] - ye[l]) - (l + 1.0) / x * ym[l]
+        ypm[l] = ym[l - 1] * pow10(ye[l - 1] - ye[l]) - (l + 1.0) / x * ym[l]
     return ym[: lmax + 1], ypm, ye[: lmax + 1]

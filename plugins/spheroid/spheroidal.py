@@ -31,7 +31,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .legendre import pbar_at_zero, sph_jn_scaled, sph_yn_scaled
+from .legendre import pbar_at_zero, pow10, sph_jn_scaled, sph_yn_scaled
 
 XI_START = 2.0  # eta = 0 Neumann expansion used at and above this xi
 
@@ -601,7 +601,7 @@ def radial_eta0(
             r = p + 2 * k
             pk[p, k] = p0[r] if p == 0 else dp0[r]
             if fast:
-                sc = 10.0 ** ze[m + r]
+                sc = pow10(ze[m + r])
                 if k % 2 == 1:
                     sc = -sc
                 tk[p, k] = pk[p, k] * zm[m + r] * sc
