@@ -164,19 +164,34 @@ def mode_contribution(
 
 @njit(cache=True)
 def _extrapolate(
-    hist_c: np.ndarray, hist_lam: np.ndarray, nh: int, m: int, c: float, nn: int
+    hist_c: np.ndarray,
+    hist_lam: np.ndarray,
+    hist_n: np.ndarray,
+    slots: np.ndarray,
+    nh: int,
+    m: int,
+    c: float,
+    nn: int,
 ) -> np.ndarray:
-    """Predicted eigenvalues lambda_{m, m+j}(c), j < nn, from up to two earlier c values."""
+    """Predicted eigenvalues lambda_{m, m+j}(c), j < nn, from up to two earlier c values.
+
+    History slots: slots[0] = previous frequency (c = hist_c[0]), slots[1] = the one before
+    (hist_c[1]); hist_n[slot, m] = number of degrees stored for order m there.
+    """
     out = np.full(nn, np.nan)
     if nh == 0 or m >= hist_lam.shape[1]:
         return out
+    sa = slots[0]
+    sb = slots[1]
     ca = hist_c[0]
-    for j in range(min(nn, hist_lam.shape[2])):
-        la = hist_lam[0, m, j]
+    na = hist_n[sa, m]
+    nb = hist_n[sb, m] if nh >= 2 else 0
+    for j in range(min(nn, na)):
+        la = hist_lam[sa, m, j]
         if not math.isfinite(la):
             continue
-        if nh >= 2 and math.isfinite(hist_lam[1, m, j]) and hist_c[1] != ca:
-            lb = hist_lam[1, m, j]
+        if j < nb and math.isfinite(hist_lam[sb, m, j]) and hist_c[1] != ca:
+            lb = hist_lam[sb, m, j]
             out[j] = la + (la - lb) * (c - ca) / (ca - hist_c[1])
         else:
             out[j] = la
@@ -184,23 +199,28 @@ def _extrapolate(
 
 
 @njit(cache=True)
-def _store(hist_lam: np.ndarray, m: int, lam: np.ndarray) -> None:
-    """Record this frequency's eigenvalues of order m in slot 2 (the 'current' slot)."""
+def _store(
+    hist_lam: np.ndarray, hist_n: np.ndarray, slots: np.ndarray, m: int, lam: np.ndarray
+) -> None:
+    """Record this frequency's eigenvalues of order m in the current slot (slots[2])."""
     if m >= hist_lam.shape[1]:
         return
+    sc = slots[2]
     n = min(lam.shape[0], hist_lam.shape[2])
     for j in range(n):
-        hist_lam[2, m, j] = lam[j]
-    for j in range(n, hist_lam.shape[2]):
-        hist_lam[2, m, j] = np.nan
+        hist_lam[sc, m, j] = lam[j]
+    hist_n[sc, m] = n
 
 
 @njit(cache=True)
-def _rotate(hist_lam: np.ndarray, hist_c: np.ndarray, c: float) -> None:
-    """End of a frequency: slots (0, 1) <- (current, previous); clear the current slot."""
-    hist_lam[1, :, :] = hist_lam[0, :, :]
-    hist_lam[0, :, :] = hist_lam[2, :, :]
-    hist_lam[2, :, :] = np.nan
+def _rotate(hist_n: np.ndarray, slots: np.ndarray, hist_c: np.ndarray, c: float) -> None:
+    """End of a frequency: the current slot becomes 'previous', the oldest is reused (no
+    copies; the reused slot is emptied by zeroing its counts)."""
+    oldest = slots[1]
+    slots[1] = slots[0]
+    slots[0] = slots[2]
+    slots[2] = oldest
+    hist_n[oldest, :] = 0
     hist_c[1] = hist_c[0]
     hist_c[0] = c
 
@@ -248,6 +268,10 @@ def spectrum(
     h1c = np.zeros(2)
     h0 = np.full((3, MHIST, NHIST), np.nan)
     h1 = np.full((3, MHIST, NHIST), np.nan)
+    h0n = np.zeros((3, MHIST), dtype=np.int64)
+    h1n = np.zeros((3, MHIST), dtype=np.int64)
+    h0s = np.array([0, 1, 2])
+    h1s = np.array([0, 1, 2])
     nh = 0
     for i in range(nf):
         kw = 2.0 * math.pi * freqs[i] / c_w
@@ -266,13 +290,13 @@ def spectrum(
             for m in range(m_fix + 1):
                 nn = max(n_fix - m + 1, 1)
                 kk = (nn + 1) // 2 + int(cmax) + 40
-                g0 = _extrapolate(h0c, h0, nh, m, c0, nn)
-                g1 = _extrapolate(h1c, h1, nh, m, c1, nn)
+                g0 = _extrapolate(h0c, h0, h0n, h0s, nh, m, c0, nn)
+                g1 = _extrapolate(h1c, h1, h1n, h1s, nh, m, c1, nn)
                 terms, good, l0, l1 = mode_contribution(
                     m, c0, c1, xi0, g, eta_inc, nn, kk, boundary, g0, g1
                 )
-                _store(h0, m, l0)
-                _store(h1, m, l1)
+                _store(h0, h0n, h0s, m, l0)
+                _store(h1, h1n, h1s, m, l1)
                 total += terms.sum()
                 ok = ok and good
         else:
@@ -283,8 +307,8 @@ def spectrum(
                 nn = n0
                 while True:
                     kk = (nn + 1) // 2 + int(cmax) + 40
-                    g0 = _extrapolate(h0c, h0, nh, m, c0, nn)
-                    g1 = _extrapolate(h1c, h1, nh, m, c1, nn)
+                    g0 = _extrapolate(h0c, h0, h0n, h0s, nh, m, c0, nn)
+                    g1 = _extrapolate(h1c, h1, h1n, h1s, nh, m, c1, nn)
                     terms, good, l0, l1 = mode_contribution(
                         m, c0, c1, xi0, g, eta_inc, nn, kk, boundary, g0, g1
                     )
@@ -299,8 +323,8 @@ def spectrum(
                         ok = False
                         break
                     nn += 8
-                _store(h0, m, l0)
-                _store(h1, m, l1)
+                _store(h0, h0n, h0s, m, l0)
+                _store(h1, h1n, h1s, m, l1)
                 ok = ok and good
                 total += fm
                 if eta_inc == 1.0:  # exactly end-on: only m = 0 contributes
@@ -316,8 +340,8 @@ def spectrum(
                     ok = False
                     break
                 m += 1
-        _rotate(h0, h0c, c0)
-        _rotate(h1, h1c, c1)
+        _rotate(h0n, h0s, h0c, c0)
+        _rotate(h1n, h1s, h1c, c1)
         nh = min(nh + 1, 2)
         fbs = -1j * total / kw
         if ok and math.isfinite(fbs.real) and math.isfinite(fbs.imag):
