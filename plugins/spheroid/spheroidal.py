@@ -31,7 +31,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .legendre import pbar_at_zero, pow10, sph_jn_scaled, sph_yn_scaled
+from .legendre import floor_log10, pbar_at_zero, pow10, sph_jn_scaled, sph_yn_scaled
 
 XI_START = 2.0  # eta = 0 Neumann expansion used at and above this xi
 
@@ -624,29 +624,36 @@ def radial_eta0(
         if not fast:
             s = 0.0
             sp = 0.0
-            # common exponent of the numerator terms
-            emax = -1e300
+            # common exponent of the numerator terms; each term as (mantissa of v P) *
+            # z mantissa * 10**(integer exponent): no log10/pow per term
+            emax = -(10**9)
             for k in range(kk):
                 r = p + 2 * k
-                a = abs(v[j, k] * (p0[r] if p == 0 else dp0[r]))
+                a = abs(v[j, k] * pk[p, k])
                 if a > 0.0 and zm[m + r] != 0.0:
-                    e = math.log10(a) + ze[m + r]
+                    e = floor_log10(a) + ze[m + r]
                     if e > emax:
                         emax = e
-            eint = math.floor(emax)
+            ei = emax + 1
+            eint = float(ei)
             for k in range(kk):
                 r = p + 2 * k
-                a = v[j, k] * (p0[r] if p == 0 else dp0[r])
+                a = v[j, k] * pk[p, k]
                 if a == 0.0:
                     continue
-                sgn = 1.0 if a > 0.0 else -1.0
-                if ((r - j) // 2) % 2 != 0:
-                    sgn = -sgn
-                # combine |a| and 10**ze in the exponent: neither may over/underflow alone
-                ex = math.log10(abs(a)) + ze[m + r] - eint
-                if ex < -320.0:
+                ea = floor_log10(abs(a))
+                ex = ea + ze[m + r] - ei
+                if ex < -320:
                     continue
-                sc = sgn * 10.0**ex
+                # a / 10**ea in [1, 10) (two factors where 10**-ea would overflow); the product
+                # with 10**ex <= 0.1 cannot overflow
+                if ea > -300:
+                    am = a * pow10(-ea)
+                else:
+                    am = (a * 1e300) * pow10(-ea - 300)
+                sc = am * pow10(ex)
+                if (k - j // 2) % 2 != 0:
+                    sc = -sc
                 s += zm[m + r] * sc
                 sp += zpm[m + r] * sc
         if p == 0:
