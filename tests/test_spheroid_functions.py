@@ -100,3 +100,48 @@ def test_spherical_bessel_scaled(x: float) -> None:
     np.testing.assert_allclose((ym * 10.0**ye)[ok], y[ok], rtol=1e-12)
     np.testing.assert_allclose((jpm * 10.0**je)[ok], spherical_jn(ll, x, True)[ok], rtol=1e-11)
     np.testing.assert_allclose((ypm * 10.0**ye)[ok], spherical_yn(ll, x, True)[ok], rtol=1e-12)
+
+
+@pytest.mark.parametrize("c", [0.01, 3.0, 22.0, 86.0, 130.0])
+def test_block_eigensolver_matches_scalar_bisection(c: float) -> None:
+    """The vectorised block path (Newton on all eigenvalues at once, truncated Sturm counts,
+    ratio vectors for all) equals scalar bisection + refinement + ratio vector, also when the
+    predictions are partly missing or poor (per-eigenvalue fallback)."""
+    from ts_toolkit_plugins.spheroid import spheroidal as sp
+
+    for m in (0, 3, 20):
+        nn = int(0.8 * c * 1.01) + 20
+        kk = (nn + 1) // 2 + int(c) + 40
+        lam, v = angular_coefficients(m, c, nn, kk, np.full(nn, np.nan))
+        for p in range(2):
+            diag, off = sp._recurrence_block(m, c, p, kk)
+            nev = (nn - p + 1) // 2
+            ev = sp._eigs_lowest(diag, off, nev)
+            ev = np.array([sp._refine_lambda(diag, off, e, i) for i, e in enumerate(ev)])
+            vr = np.array([sp._ratio_vector(diag, off, e, i) for i, e in enumerate(ev)])
+            np.testing.assert_allclose(lam[p::2], ev, rtol=1e-13, atol=1e-13)
+            np.testing.assert_allclose(v[p::2], vr, rtol=0, atol=1e-12)
+        rng = np.random.default_rng(1)
+        for pert in (1e-5, 3e-3):
+            guess = lam * (1 + pert * rng.standard_normal(nn))
+            guess[nn // 2 :] = np.nan  # degrees new at this frequency
+            guess[3] = lam[5]  # a prediction that converges to the wrong index
+            lam2, v2 = angular_coefficients(m, c, nn, kk, guess)
+            np.testing.assert_allclose(lam2, lam, rtol=1e-13, atol=1e-13)
+            np.testing.assert_allclose(np.abs(v2), np.abs(v), rtol=0, atol=1e-12)
+
+
+def test_truncated_sturm_counts_equal_full_counts() -> None:
+    from ts_toolkit_plugins.spheroid import spheroidal as sp
+
+    rng = np.random.default_rng(2)
+    for m, c, kk in ((0, 5.0, 60), (4, 60.0, 140), (25, 120.0, 200)):
+        for p in range(2):
+            diag, off = sp._recurrence_block(m, c, p, kk)
+            off2 = off[: kk - 1] ** 2
+            dsuf = np.minimum.accumulate(diag[::-1])[::-1].copy()
+            esuf = np.maximum.accumulate(np.abs(off)[::-1])[::-1].copy()
+            xs = rng.uniform(diag[0] - 2 * c * c, diag[kk // 2], 200)
+            got = sp._sturm_counts(diag, off2, xs, dsuf, esuf)
+            ref = [sp._sturm_count(diag, off2, x) for x in xs]
+            np.testing.assert_array_equal(got, ref)
