@@ -74,6 +74,7 @@ def main() -> None:
         "--model", type=Path, default=REPO / "src" / "ts_toolkit" / "data" / "default.tsm"
     )
     ap.add_argument("--min-ts", type=float, default=-90.0)
+    ap.add_argument("--generate-only", action="store_true", help="only build the input")
     ap.add_argument("--doc", type=Path, default=REPO / "docs" / "bench-batch.md")
     args = ap.parse_args()
     if not args.model.exists():
@@ -83,6 +84,9 @@ def main() -> None:
     files = generate(args.input, args.min_mb, args.targets, args.pings)
     t_gen = time.perf_counter() - t0
     total_mb = sum(f.stat().st_size for f in files) / 1e6
+    if args.generate_only:
+        print(f"{len(files)} files, {total_mb:.0f} MB in {args.input}")
+        return
 
     from distributed import Client, LocalCluster
 

@@ -75,14 +75,20 @@ def plugins_command() -> None:
 
     from .plugins import list_plugins
 
+    entries = list_plugins()
+    wide = console.width >= 120  # a narrow terminal gets the descriptions below the table
     table = Table(title="ts-toolkit plugins")
     for column in ("name", "kind", "plugin", "package", "version"):
         table.add_column(column, no_wrap=True)
-    table.add_column("description")
-    entries = list_plugins()
+    if wide:
+        table.add_column("description")
     for e in entries:
-        table.add_row(e.name, e.kind, e.plugin, e.package, e.version, e.description)
+        row = [e.name, e.kind, e.plugin, e.package, e.version]
+        table.add_row(*row, *([e.description] if wide else []))
     console.print(table)
+    if not wide:
+        for e in entries:
+            console.print(f"[bold]{e.name}[/bold]: {e.description}", highlight=False)
     if not entries:
         console.print("no plugins installed")
 
