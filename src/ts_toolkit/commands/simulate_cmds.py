@@ -118,6 +118,7 @@ def demo_command(
 ) -> None:
     """The main job on built-in defaults: a synthetic EK80 survey with known targets, then
     `predict` on it with the bundled model, compared with the truth."""
+    from rich import box
     from rich.progress import Progress
     from rich.table import Table
 
@@ -133,17 +134,13 @@ def demo_command(
     console.rule("2. predict: single targets -> TS(f) -> model")
     console.print(f"{result.match.attrs['n_found']} single targets detected")
     console.rule("3. compared with the truth")
-    table = Table()
-    for col in (
-        "range (m)",
-        "kind true",
-        "kind pred (p)",
-        "a true/pred (mm)",
-        "b true/pred (mm)",
-        "alpha true/pred",
-        "theta true/pred (deg)",
-    ):
-        table.add_column(col, justify="right")
+    table = Table(
+        title="true / predicted", box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left"
+    )
+    for col in ("range m", "kind", "predicted (p)", "a mm", "b mm", "alpha", "theta°"):
+        table.add_column(
+            col, justify="left" if "kind" in col or "pred" in col else "right", no_wrap=True
+        )
     for r in result.table:
         if not r["detected"]:
             table.add_row(f"{r['range_m']:.2f}", r["kind_true"], "not detected", "", "", "", "")
@@ -152,10 +149,10 @@ def demo_command(
             f"{r['range_m']:.2f}",
             r["kind_true"],
             f"{r['kind_pred']} ({r['probability']:.2f})",
-            f"{1e3 * r['a_true']:.1f} / {1e3 * r['a_pred']:.1f}",
-            f"{1e3 * r['b_true']:.2f} / {1e3 * r['b_pred']:.2f}",
-            f"{r['alpha_true']:.2f} / {r['alpha_pred']:.2f}",
-            f"{r['theta_true']:.0f} / {r['theta_pred']:.0f}",
+            f"{1e3 * r['a_true']:.1f}/{1e3 * r['a_pred']:.1f}",
+            f"{1e3 * r['b_true']:.2f}/{1e3 * r['b_pred']:.2f}",
+            f"{r['alpha_true']:.2f}/{r['alpha_pred']:.2f}",
+            f"{r['theta_true']:.0f}/{r['theta_pred']:.0f}",
         )
     console.print(table)
     det = [r for r in result.table if r["detected"]]
@@ -167,9 +164,10 @@ def demo_command(
             else float("nan")
         )
 
+    n_false = int(result.match.attrs["n_unmatched_found"])
     console.print(
         f"detected {result.n_detected} of {len(result.table)} targets "
-        f"({result.match.attrs['n_unmatched_found']} false detections); kind correct for "
+        f"({n_false} false detection{'' if n_false == 1 else 's'}); kind correct for "
         f"{100 * result.kind_accuracy:.0f}%; median absolute error: a {mae('a', 1e3):.1f} mm, "
         f"b {mae('b', 1e3):.2f} mm, alpha {mae('alpha'):.2f}, theta {mae('theta'):.0f} deg"
     )
