@@ -3,9 +3,12 @@
 Everything here is for one azimuthal order ``m`` and one size parameter ``c``; all degrees
 ``n = m .. m+nn-1`` come out of one call.
 
-* Eigenvalues lambda_mn: Sturm-sequence bisection on the real symmetric tridiagonal form of
-  the Legendre-coefficient recurrence (orthonormal-Legendre basis), one block per parity of
-  n - m (Flammer 1957 eq. 3.1.4; A&S 21.7.3).
+* Eigenvalues lambda_mn: real symmetric tridiagonal form of the Legendre-coefficient
+  recurrence (orthonormal-Legendre basis), one block per parity of n - m (Flammer 1957
+  eq. 3.1.4; A&S 21.7.3).  Predicted values (previous frequencies, or extrapolation along the
+  block) are refined by Newton iteration on the continued fraction for all eigenvalues of a
+  block at once and each is accepted only if Sturm counts confirm its index; Sturm-sequence
+  bisection finds the lowest ones of a new order and any that fail the check.
 * Coefficients v_r (orthonormal-Legendre expansion of the unit-norm angle function): ratio
   method (backward and forward continued fractions from the dominant index), not the raw
   eigenvectors, so tiny coefficients are relatively accurate.
