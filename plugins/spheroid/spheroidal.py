@@ -824,13 +824,16 @@ def r2_integrate_all(
     scale = np.empty(nn)
     small = np.empty(nn, dtype=np.int64)
     c0h2 = np.empty(nn)
+    kprev = 0
     while s > xe:
         q = s * s - 1.0
         dl = max(abs(lmin - c2 * s * s), abs(lmax - c2 * s * s))
         rate = math.sqrt(dl / q + mf * mf / (q * q)) + 1.0
         h = min(rho * (s - 1.0), 12.0 / rate)
+        last = False
         if s - h < xe:
             h = s - xe
+            last = True
         hs = -h
         a0 = s * s - 1.0
         a1h = 2.0 * s * hs
@@ -849,7 +852,27 @@ def r2_integrate_all(
             der[j] = bk1[j]
             scale[j] = max(abs(y0[j]), abs(bk1[j]))
             small[j] = 0
-        for k in range(0, 600):
+        # terms before kchk are summed without the convergence bookkeeping (only the
+        # running maximum): a step needs about as many terms as the previous full one
+        kchk = max(0, kprev - 10) if not last else 0
+        for k in range(0, kchk):
+            ak = (k + 1.0) * (a1h * k + b0h)
+            bkc = a2h2 * k * (k - 1.0) + b1h2 * k
+            inv = -1.0 / (a0 * (k + 2.0) * (k + 1.0))
+            kp2 = k + 2.0
+            for j in range(nn):
+                num = ak * bk1[j] + (bkc + c0h2[j]) * bk[j] + c1h3 * bm1[j] + c2h4 * bm2[j]
+                b2 = num * inv
+                val[j] += b2
+                der[j] += kp2 * b2
+                scale[j] = max(scale[j], abs(b2))
+                bm2[j] = bm1[j]
+                bm1[j] = bk[j]
+                bk[j] = bk1[j]
+                bk1[j] = b2
+        kend = kchk
+        for k in range(kchk, 600):
+            kend = k + 1
             ak = (k + 1.0) * (a1h * k + b0h)
             bkc = a2h2 * k * (k - 1.0) + b1h2 * k
             inv = -1.0 / (a0 * (k + 2.0) * (k + 1.0))
@@ -872,6 +895,8 @@ def r2_integrate_all(
                 bk1[j] = b2
             if nconv == nn:
                 break
+        if not last:
+            kprev = kend
         for j in range(nn):
             if small[j] < 3:
                 ok[j] = False
