@@ -135,9 +135,12 @@ def demo_command(
     console.print(f"{result.match.attrs['n_found']} single targets detected")
     console.rule("3. compared with the truth")
     table = Table(
-        title="true / predicted", box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left"
+        title="true/predicted (theta in degrees)",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        title_justify="left",
     )
-    for col in ("range m", "kind", "predicted (p)", "a mm", "b mm", "alpha", "theta°"):
+    for col in ("range m", "kind", "predicted (p)", "a mm", "b mm", "alpha", "theta"):
         table.add_column(
             col, justify="left" if "kind" in col or "pred" in col else "right", no_wrap=True
         )
