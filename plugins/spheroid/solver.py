@@ -17,8 +17,14 @@ import math
 import numpy as np
 from numba import njit
 
-from .legendre import pbar_column
-from .spheroidal import angle_function, angular_coefficients, radial_eta0, radial_second
+from .legendre import pbar_at_zero, pbar_column, sph_jn_scaled, sph_yn_scaled
+from .spheroidal import (
+    XI_START,
+    angle_function,
+    angular_coefficients,
+    radial_eta0_z,
+    radial_second_z,
+)
 
 BOUNDARY_FLUID = 0
 BOUNDARY_RIGID = 1
@@ -58,12 +64,66 @@ def mode_contribution(
     Returns (terms (complex, nn), ok, lam(c0), lam(c1)).  ok is False when a spheroidal
     function could not be computed to the required accuracy (cancellation or
     non-converged integration).  guess0/guess1: predicted eigenvalues (NaN = none).
+    Stand-alone form of ``_mode_terms`` (computes its own Bessel functions and Pbar(0)).
     """
-    ok = True
-    terms = np.zeros(nn, dtype=np.complex128)
+    kk0, kk1 = _sizes(nn, kk, c0, c1)
+    sq0 = math.sqrt(xi0 * xi0 - 1.0)
+    xs = max(xi0, XI_START)
+    j0m, j0p, j0e = sph_jn_scaled(c0 * sq0, m + 2 * kk0 + 1)
+    j1m, j1p, j1e = sph_jn_scaled(c1 * sq0, m + 2 * kk1 + 1)
+    y0m, y0p, y0e = sph_yn_scaled(c0 * math.sqrt(xs * xs - 1.0), m + 2 * kk0 + 1)
+    p0, dp0 = pbar_at_zero(m, 2 * max(kk0, kk1) + 2)
+    return _mode_terms(
+        m, c0, c1, xi0, g, eta_inc, nn, kk0, kk1, boundary, guess0, guess1,
+        j0m, j0p, j0e, j1m, j1p, j1e, y0m, y0p, y0e, p0, dp0,
+    )  # fmt: skip
+
+
+@njit(cache=True)
+def _sizes(nn: int, kk: int, c0: float, c1: float) -> tuple[int, int]:
+    """Legendre terms of the exterior (c0) and interior (c1) coefficient vectors."""
     # exterior coefficients need fewer Legendre terms when c0 << c1 (gas): zero-pad to kk
     # exterior: kk0 Legendre terms (the eta = 0 Neumann sum for R2 at xi = 2 needs them)
     kk0 = min(kk, (nn + 1) // 2 + int(c0) + 40)
+    # interior coefficients: only the overlaps and R1 use them, which need the terms down
+    # to ~1e-40 of the largest (reached by r ~ n - m + c1 + 50; checked: the neglected tail
+    # is < 1e-48, lambda and R1 unchanged to 1e-11 for c1 <= 130)
+    kk1 = min(kk, (nn + 1) // 2 + int(0.5 * c1) + 25)
+    return kk0, kk1
+
+
+@njit(cache=True)
+def _mode_terms(
+    m: int,
+    c0: float,
+    c1: float,
+    xi0: float,
+    g: float,
+    eta_inc: float,
+    nn: int,
+    kk0: int,
+    kk1: int,
+    boundary: int,
+    guess0: np.ndarray,
+    guess1: np.ndarray,
+    j0m: np.ndarray,
+    j0p: np.ndarray,
+    j0e: np.ndarray,
+    j1m: np.ndarray,
+    j1p: np.ndarray,
+    j1e: np.ndarray,
+    y0m: np.ndarray,
+    y0p: np.ndarray,
+    y0e: np.ndarray,
+    p0: np.ndarray,
+    dp0: np.ndarray,
+) -> tuple[np.ndarray, bool, np.ndarray, np.ndarray]:
+    """``mode_contribution`` with the per-frequency ingredients precomputed: spherical
+    Bessel j_l(c0 sqrt(xi0^2-1)), j_l(c1 sqrt(xi0^2-1)) and y_l(c0 sqrt(max(xi0, 2)^2-1))
+    (mantissa, derivative mantissa, exponent) up to at least l = m + 2 kk + 1, and
+    Pbar_{m+k}^m(0), its derivative, for k < 2 max(kk0, kk1) + 2 at least."""
+    ok = True
+    terms = np.zeros(nn, dtype=np.complex128)
     lam0, v0 = angular_coefficients(m, c0, nn, kk0, guess0)
     lam1 = lam0
     pcol = pbar_column(m, 2 * kk0 + 2, eta_inc)
@@ -77,8 +137,8 @@ def mode_contribution(
     a = np.empty(nn, dtype=np.complex128)
     for j in range(nn):
         a[j] = 2.0 * eps * _ipow(m + j) * s_inc[j]
-    r1m, r1pm, r1e, loss1 = radial_eta0(m, c0, xi0, v0, False)
-    r2m, r2pm, r2e, ok2 = radial_second(m, c0, xi0, lam0, v0)
+    r1m, r1pm, r1e, loss1 = radial_eta0_z(m, c0, xi0, v0, j0m, j0p, j0e, p0, dp0)
+    r2m, r2pm, r2e, ok2 = radial_second_z(m, c0, xi0, lam0, v0, y0m, y0p, y0e, p0, dp0)
     for j in range(nn):
         if loss1[j] > LOSS_MAX or not ok2[j]:
             ok = False
@@ -106,13 +166,9 @@ def mode_contribution(
             terms[j] = _ipow(m + j) * a[j] * amn * s_inc[j]
         return terms, ok, lam0, lam1
     # fluid: interior functions at c1
-    # interior coefficients: only the overlaps and R1 use them, which need the terms down
-    # to ~1e-40 of the largest (reached by r ~ n - m + c1 + 50; checked: the neglected tail
-    # is < 1e-48, lambda and R1 unchanged to 1e-11 for c1 <= 130)
-    kk1 = min(kk, (nn + 1) // 2 + int(0.5 * c1) + 25)
     lam1, v1 = angular_coefficients(m, c1, nn, kk1, guess1)
     kko = min(kk0, kk1)
-    q1m, q1pm, q1e, loss1i = radial_eta0(m, c1, xi0, v1, False)
+    q1m, q1pm, q1e, loss1i = radial_eta0_z(m, c1, xi0, v1, j1m, j1p, j1e, p0, dp0)
     for j in range(nn):
         if loss1i[j] > LOSS_MAX:
             ok = False
@@ -225,6 +281,53 @@ def _rotate(hist_n: np.ndarray, slots: np.ndarray, hist_c: np.ndarray, c: float)
     hist_c[0] = c
 
 
+@njit(cache=True)
+def _j_cached(
+    x: float, need: int, lcur: int, zm: np.ndarray, zp: np.ndarray, ze: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """j_l(x) up to l >= need, reusing the arrays (same x) when they already reach it."""
+    if need <= lcur:
+        return zm, zp, ze, lcur
+    lmax = need + BESSEL_SLACK
+    zm, zp, ze = sph_jn_scaled(x, lmax)
+    return zm, zp, ze, lmax
+
+
+@njit(cache=True)
+def _y_cached(
+    x: float, need: int, lcur: int, zm: np.ndarray, zp: np.ndarray, ze: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """y_l(x) up to l >= need (upward recurrence: a longer table has the same entries)."""
+    if need <= lcur:
+        return zm, zp, ze, lcur
+    lmax = need + BESSEL_SLACK
+    zm, zp, ze = sph_yn_scaled(x, lmax)
+    return zm, zp, ze, lmax
+
+
+@njit(cache=True)
+def _p_cached(
+    pc: np.ndarray, dpc: np.ndarray, plen: np.ndarray, m: int, nl: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Pbar_{m+k}^m(0) and its derivative for k < nl (at least), kept per order m for the
+    whole spectrum (the recurrence in the degree gives identical leading entries for any
+    length).  Returns (pc, dpc, plen) (reallocated when too narrow) and the two rows."""
+    if nl > pc.shape[1]:
+        pc = np.zeros((pc.shape[0], nl + 64))
+        dpc = np.zeros((pc.shape[0], nl + 64))
+        plen[:] = 0
+    if m >= pc.shape[0]:
+        p, dp = pbar_at_zero(m, nl)
+        return pc, dpc, plen, p, dp
+    if plen[m] < nl:
+        p, dp = pbar_at_zero(m, pc.shape[1])
+        pc[m, :] = p
+        dpc[m, :] = dp
+        plen[m] = pc.shape[1]
+    return pc, dpc, plen, pc[m], dpc[m]
+
+
+BESSEL_SLACK = 24  # extra orders computed, so the next azimuthal orders reuse the table
 TOL_M = 1e-5  # relative size of |f_m| counted as negligible (two in a row)
 TOL_N = 1e-6  # relative size of the last four degree terms of an order counted negligible
 MHIST = 64
@@ -273,6 +376,12 @@ def spectrum(
     h0s = np.array([0, 1, 2])
     h1s = np.array([0, 1, 2])
     nh = 0
+    sq0 = math.sqrt(xi0 * xi0 - 1.0)
+    xs = max(xi0, XI_START)
+    sqs = math.sqrt(xs * xs - 1.0)
+    pc = np.zeros((MHIST, 1))
+    dpc = np.zeros((MHIST, 1))
+    plen = np.zeros(MHIST, dtype=np.int64)
     for i in range(nf):
         kw = 2.0 * math.pi * freqs[i] / c_w
         c0 = kw * q
@@ -286,15 +395,35 @@ def spectrum(
         n0 = max(int(math.ceil(nrule)) + 10 + extra_n, 2)
         total = 0.0 + 0.0j
         ok = True
+        # Bessel tables of this frequency, shared by all orders (extended on demand)
+        j0m = np.zeros(1)
+        j0p = np.zeros(1)
+        j0e = np.zeros(1, dtype=np.int64)
+        j1m = j0m
+        j1p = j0p
+        j1e = j0e
+        y0m = j0m
+        y0p = j0p
+        y0e = j0e
+        lj0 = -1
+        lj1 = -1
+        ly0 = -1
         if m_fix >= 0:
             for m in range(m_fix + 1):
                 nn = max(n_fix - m + 1, 1)
                 kk = (nn + 1) // 2 + int(cmax) + 40
                 g0 = _extrapolate(h0c, h0, h0n, h0s, nh, m, c0, nn)
                 g1 = _extrapolate(h1c, h1, h1n, h1s, nh, m, c1, nn)
-                terms, good, l0, l1 = mode_contribution(
-                    m, c0, c1, xi0, g, eta_inc, nn, kk, boundary, g0, g1
-                )
+                kk0, kk1 = _sizes(nn, kk, c0, c1)
+                j0m, j0p, j0e, lj0 = _j_cached(c0 * sq0, m + 2 * kk0 + 1, lj0, j0m, j0p, j0e)
+                if boundary == BOUNDARY_FLUID:
+                    j1m, j1p, j1e, lj1 = _j_cached(c1 * sq0, m + 2 * kk1 + 1, lj1, j1m, j1p, j1e)
+                y0m, y0p, y0e, ly0 = _y_cached(c0 * sqs, m + 2 * kk0 + 1, ly0, y0m, y0p, y0e)
+                pc, dpc, plen, p0, dp0 = _p_cached(pc, dpc, plen, m, 2 * max(kk0, kk1) + 2)
+                terms, good, l0, l1 = _mode_terms(
+                    m, c0, c1, xi0, g, eta_inc, nn, kk0, kk1, boundary, g0, g1,
+                    j0m, j0p, j0e, j1m, j1p, j1e, y0m, y0p, y0e, p0, dp0,
+                )  # fmt: skip
                 _store(h0, h0n, h0s, m, l0)
                 _store(h1, h1n, h1s, m, l1)
                 total += terms.sum()
@@ -309,9 +438,18 @@ def spectrum(
                     kk = (nn + 1) // 2 + int(cmax) + 40
                     g0 = _extrapolate(h0c, h0, h0n, h0s, nh, m, c0, nn)
                     g1 = _extrapolate(h1c, h1, h1n, h1s, nh, m, c1, nn)
-                    terms, good, l0, l1 = mode_contribution(
-                        m, c0, c1, xi0, g, eta_inc, nn, kk, boundary, g0, g1
-                    )
+                    kk0, kk1 = _sizes(nn, kk, c0, c1)
+                    j0m, j0p, j0e, lj0 = _j_cached(c0 * sq0, m + 2 * kk0 + 1, lj0, j0m, j0p, j0e)
+                    if boundary == BOUNDARY_FLUID:
+                        j1m, j1p, j1e, lj1 = _j_cached(
+                            c1 * sq0, m + 2 * kk1 + 1, lj1, j1m, j1p, j1e
+                        )
+                    y0m, y0p, y0e, ly0 = _y_cached(c0 * sqs, m + 2 * kk0 + 1, ly0, y0m, y0p, y0e)
+                    pc, dpc, plen, p0, dp0 = _p_cached(pc, dpc, plen, m, 2 * max(kk0, kk1) + 2)
+                    terms, good, l0, l1 = _mode_terms(
+                        m, c0, c1, xi0, g, eta_inc, nn, kk0, kk1, boundary, g0, g1,
+                        j0m, j0p, j0e, j1m, j1p, j1e, y0m, y0p, y0e, p0, dp0,
+                    )  # fmt: skip
                     fm = terms.sum()
                     tail = 0.0
                     for j in range(max(0, nn - 4), nn):

@@ -565,16 +565,38 @@ def radial_eta0(
     estimated number of decimal digits lost to cancellation in the denominator S(c, 0) or
     S'(c, 0).  For second=True the expansion needs xi > sqrt(2) (use xi >= XI_START).
     """
-    nn, kk = v.shape
+    kk = v.shape[1]
     lmax = m + 2 * kk + 1
-    sq = math.sqrt(xi * xi - 1.0)
-    x = c * sq
-    dxdxi = c * xi / sq
+    x = c * math.sqrt(xi * xi - 1.0)
     if second:
         zm, zpm, ze = sph_yn_scaled(x, lmax)
     else:
         zm, zpm, ze = sph_jn_scaled(x, lmax)
     p0, dp0 = pbar_at_zero(m, 2 * kk + 2)
+    return radial_eta0_z(m, c, xi, v, zm, zpm, ze, p0, dp0)
+
+
+@njit(cache=True)
+def radial_eta0_z(
+    m: int,
+    c: float,
+    xi: float,
+    v: np.ndarray,
+    zm: np.ndarray,
+    zpm: np.ndarray,
+    ze: np.ndarray,
+    p0: np.ndarray,
+    dp0: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``radial_eta0`` with precomputed ingredients (shared by all orders of a frequency).
+
+    zm, zpm, ze: ``sph_jn_scaled`` or ``sph_yn_scaled`` of x = c sqrt(xi^2 - 1), at least up
+    to l = m + 2 kk + 1; p0, dp0: ``pbar_at_zero(m, nl)``, nl >= 2 kk + 2 (longer arrays are
+    fine: only the leading entries are read).
+    """
+    nn, kk = v.shape
+    sq = math.sqrt(xi * xi - 1.0)
+    dxdxi = c * xi / sq
     rm = np.empty(nn)
     rpm = np.empty(nn)
     re = np.zeros(nn)
@@ -925,15 +947,38 @@ def radial_second(
     m: int, c: float, xi: float, lam: np.ndarray, v: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """R2 and dR2/dxi for all degrees at xi (mantissa, mantissa, exponent, ok flag)."""
+    kk = v.shape[1]
+    xs = max(xi, XI_START)
+    x = c * math.sqrt(xs * xs - 1.0)
+    zm, zpm, ze = sph_yn_scaled(x, m + 2 * kk + 1)
+    p0, dp0 = pbar_at_zero(m, 2 * kk + 2)
+    return radial_second_z(m, c, xi, lam, v, zm, zpm, ze, p0, dp0)
+
+
+@njit(cache=True)
+def radial_second_z(
+    m: int,
+    c: float,
+    xi: float,
+    lam: np.ndarray,
+    v: np.ndarray,
+    zm: np.ndarray,
+    zpm: np.ndarray,
+    ze: np.ndarray,
+    p0: np.ndarray,
+    dp0: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``radial_second`` with precomputed y_l of x = c sqrt(max(xi, XI_START)^2 - 1) and
+    Pbar(0) (see ``radial_eta0_z``)."""
     nn = v.shape[0]
     ok = np.ones(nn, dtype=np.bool_)
     if xi >= XI_START:
-        rm, rpm, re, loss = radial_eta0(m, c, xi, v, True)
+        rm, rpm, re, loss = radial_eta0_z(m, c, xi, v, zm, zpm, ze, p0, dp0)
         for j in range(nn):
             if loss[j] > 8.0 or not math.isfinite(rm[j]):
                 ok[j] = False
         return rm, rpm, re, ok
-    rm0, rpm0, re0, loss = radial_eta0(m, c, XI_START, v, True)
+    rm0, rpm0, re0, loss = radial_eta0_z(m, c, XI_START, v, zm, zpm, ze, p0, dp0)
     rm = np.empty(nn)
     rpm = np.empty(nn)
     re = np.empty(nn)
