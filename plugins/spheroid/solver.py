@@ -179,12 +179,9 @@ def _mode_terms(
             continue
         # overlaps alpha[inn, il] = sum_k v0[n, k] v1[l, k]  (one BLAS matrix product over
         # the terms both expansions carry; beyond, one of the factors is < 1e-40)
-        b0 = np.empty((nb, kko))
-        b1 = np.empty((kko, nb))
-        for i in range(nb):
-            b0[i, :] = v0[idx[i], :kko]
-            b1[:, i] = v1[idx[i], :kko]
-        alpha = np.dot(b0, b1)
+        b0 = np.ascontiguousarray(v0[p::2, :kko])
+        b1 = np.ascontiguousarray(v1[p::2, :kko])
+        alpha = np.dot(b0, b1.T)
         mat = np.zeros((nb, nb), dtype=np.complex128)
         rhs = np.zeros(nb, dtype=np.complex128)
         for il in range(nb):
@@ -209,13 +206,97 @@ def _mode_terms(
         if not finite:
             # a radial function out of range: report failure (NaN + warning upstream)
             return terms, False, lam0, lam1
-        sol = np.linalg.solve(mat, rhs)
+        if nb <= SMALL_SOLVE:
+            sol = _solve_small(mat, rhs)
+        else:
+            sol = np.linalg.solve(mat, rhs)
         for inn in range(nb):
             n = idx[inn]
             e = -r2e[n]
             fac = 10.0**e if e > -330.0 else 0.0
             terms[n] = _ipow(m + n) * sol[inn] * fac * s_inc[n]
     return terms, ok, lam0, lam1
+
+
+SMALL_SOLVE = 20  # systems up to this size: _solve_small (faster than LAPACK there)
+
+
+@njit(cache=True)
+def _solve_small(mat: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """mat x = rhs by LU with partial pivoting (as LAPACK zgesv: pivot on |re| + |im|), in
+    split real/imaginary arrays; for the small systems (n <= SMALL_SOLVE) it avoids the
+    LAPACK call overhead.  An exactly singular matrix gives NaN (never-silent upstream)."""
+    n = mat.shape[0]
+    ar = np.empty((n, n))
+    ai = np.empty((n, n))
+    for i in range(n):
+        for j in range(n):
+            ar[i, j] = mat[i, j].real
+            ai[i, j] = mat[i, j].imag
+    br = np.empty(n)
+    bi = np.empty(n)
+    for i in range(n):
+        br[i] = rhs[i].real
+        bi[i] = rhs[i].imag
+    x = np.empty(n, dtype=np.complex128)
+    dr = np.empty(n)
+    ur = np.empty(n)
+    ui = np.empty(n)
+    di = np.empty(n)
+    for k in range(n):
+        p = k
+        best = abs(ar[k, k]) + abs(ai[k, k])
+        for i in range(k + 1, n):
+            v = abs(ar[i, k]) + abs(ai[i, k])
+            if v > best:
+                best = v
+                p = i
+        if not best > 0.0:
+            x[:] = complex(np.nan, np.nan)
+            return x
+        if p != k:
+            for j in range(n):
+                t = ar[k, j]
+                ar[k, j] = ar[p, j]
+                ar[p, j] = t
+                t = ai[k, j]
+                ai[k, j] = ai[p, j]
+                ai[p, j] = t
+            t = br[k]
+            br[k] = br[p]
+            br[p] = t
+            t = bi[k]
+            bi[k] = bi[p]
+            bi[p] = t
+        inv = 1.0 / complex(ar[k, k], ai[k, k])
+        dr[k] = inv.real
+        di[k] = inv.imag
+        ir = inv.real
+        ii = inv.imag
+        for j in range(k + 1, n):
+            ur[j] = ar[k, j]
+            ui[j] = ai[k, j]
+        for i in range(k + 1, n):
+            lr = ar[i, k] * ir - ai[i, k] * ii
+            li = ar[i, k] * ii + ai[i, k] * ir
+            rr = ar[i]
+            ri = ai[i]
+            for j in range(k + 1, n):
+                rr[j] -= lr * ur[j] - li * ui[j]
+                ri[j] -= lr * ui[j] + li * ur[j]
+            br[i] -= lr * br[k] - li * bi[k]
+            bi[i] -= lr * bi[k] + li * br[k]
+    for k in range(n - 1, -1, -1):
+        sr = br[k]
+        si = bi[k]
+        for j in range(k + 1, n):
+            sr -= ar[k, j] * br[j] - ai[k, j] * bi[j]
+            si -= ar[k, j] * bi[j] + ai[k, j] * br[j]
+        br[k] = sr * dr[k] - si * di[k]
+        bi[k] = sr * di[k] + si * dr[k]
+    for k in range(n):
+        x[k] = complex(br[k], bi[k])
+    return x
 
 
 @njit(cache=True)

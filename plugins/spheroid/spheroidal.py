@@ -526,13 +526,15 @@ def angle_function(m: int, v: np.ndarray, pcol: np.ndarray) -> np.ndarray:
     """S_{m,m+j}(c, eta) for all rows j of v, given pcol[k] = Pbar_{m+k}^m(eta)."""
     nn, kk = v.shape
     out = np.empty(nn)
+    # the two parities of the column, contiguous (same sums, in the same order)
+    pe = np.ascontiguousarray(pcol[0::2])
+    po = np.ascontiguousarray(pcol[1::2])
     for j in range(nn):
-        p = j % 2
+        src = pe if j % 2 == 0 else po
+        kmax = min(kk, src.shape[0])
         s = 0.0
-        for k in range(kk):
-            idx = p + 2 * k
-            if idx < pcol.shape[0]:
-                s += v[j, k] * pcol[idx]
+        for k in range(kmax):
+            s += v[j, k] * src[k]
         out[j] = s
     return out
 
