@@ -145,3 +145,45 @@ def test_truncated_sturm_counts_equal_full_counts() -> None:
             got = sp._sturm_counts(diag, off2, xs, dsuf, esuf)
             ref = [sp._sturm_count(diag, off2, x) for x in xs]
             np.testing.assert_array_equal(got, ref)
+
+
+def test_small_complex_solver_matches_lapack() -> None:
+    from ts_toolkit_plugins.spheroid.solver import SMALL_SOLVE, _solve_small
+
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 7, SMALL_SOLVE):
+        a = rng.standard_normal((n, n)) + 1j * rng.standard_normal((n, n))
+        a[0, 0] = 0.0  # forces a row exchange
+        b = rng.standard_normal(n) + 1j * rng.standard_normal(n)
+        if n == 1:
+            a[0, 0] = 2.0 - 1.0j
+        x = _solve_small(a, b)
+        np.testing.assert_allclose(x, np.linalg.solve(a, b), rtol=1e-12, atol=1e-12)
+    # exactly singular: NaN (reported as a failure upstream), no exception
+    assert np.all(np.isnan(_solve_small(np.zeros((3, 3), complex), np.ones(3, complex))))
+
+
+def test_mode_contribution_matches_shared_tables() -> None:
+    """The driver's shared Bessel / Pbar(0) tables (longer than needed) give the same terms
+    as the stand-alone mode_contribution that computes its own."""
+    from ts_toolkit_plugins.spheroid import solver
+
+    fbs, ok = solver.spectrum(
+        np.array([120e3]), 0.02, 0.005, 60.0, 1.04, 1.03, 1500.0, 0, 0, 0, 3, 30
+    )
+    kw = 2 * math.pi * 120e3 / 1500.0
+    q = math.sqrt(0.02**2 - 0.005**2)
+    c0 = kw * q
+    total = 0.0j
+    for m in range(4):
+        nn = 31 - m
+        kk = (nn + 1) // 2 + int(c0) + 40
+        guess = np.full(nn, np.nan)
+        terms, good, _, _ = solver.mode_contribution(
+            m, c0, c0 / 1.03, 0.02 / q, 1.04, math.cos(math.radians(60.0)), nn, kk, 0,
+            guess, guess,
+        )  # fmt: skip
+        assert good
+        total += terms.sum()
+    assert ok[0]
+    np.testing.assert_allclose(fbs[0], -1j * total / kw, rtol=1e-9)
