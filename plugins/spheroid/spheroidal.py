@@ -374,11 +374,10 @@ def _newton_block(diag: np.ndarray, off: np.ndarray, x: np.ndarray) -> np.ndarra
 
 
 @njit(cache=True)
-def _ratio_vectors(diag: np.ndarray, off: np.ndarray, ev: np.ndarray) -> np.ndarray:
-    """Eigenvectors for all ev[i] (pivot row i) by the ratio method, vectorised over i.
-
-    Column i of the result (shape (n, nev)) equals ``_ratio_vector(diag, off, ev[i], i)``.
-    """
+def _ratio_vectors_raw(
+    diag: np.ndarray, off: np.ndarray, ev: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``_ratio_vectors`` before normalisation: (V, s), the unit vectors are V[:, i] * s[i]."""
     n = diag.shape[0]
     nev = ev.shape[0]
     V = np.zeros((n, nev))
@@ -421,8 +420,18 @@ def _ratio_vectors(diag: np.ndarray, off: np.ndarray, ev: np.ndarray) -> np.ndar
             s[i] += V[k, i] * V[k, i]
     for i in range(nev):
         s[i] = 1.0 / math.sqrt(s[i])
-    for k in range(n):
-        for i in range(nev):
+    return V, s
+
+
+@njit(cache=True)
+def _ratio_vectors(diag: np.ndarray, off: np.ndarray, ev: np.ndarray) -> np.ndarray:
+    """Eigenvectors for all ev[i] (pivot row i) by the ratio method, vectorised over i.
+
+    Column i of the result (shape (n, nev)) equals ``_ratio_vector(diag, off, ev[i], i)``.
+    """
+    V, s = _ratio_vectors_raw(diag, off, ev)
+    for k in range(V.shape[0]):
+        for i in range(V.shape[1]):
             V[k, i] *= s[i]
     return V
 
@@ -459,7 +468,7 @@ def angular_coefficients(
     if Sturm counts confirm its index; each one that fails is found by bisection instead.
     """
     lam = np.empty(nn)
-    v = np.zeros((nn, kk))
+    v = np.empty((nn, kk))  # every row is written below
     for p in range(2):
         nev = (nn - p + 1) // 2
         if nev <= 0:
@@ -512,12 +521,13 @@ def angular_coefficients(
             if i > 0:
                 lo = max(glo, x[i - 1] - 1e-9 * max(1.0, abs(x[i - 1])))
             x[i] = _refine_lambda(diag, off, _bisect_one(diag, off2, i, lo, ghi), i)
-        V = _ratio_vectors(diag, off, x)
+        V, sn = _ratio_vectors_raw(diag, off, x)
         for i in range(nev):
             j = p + 2 * i
             lam[j] = x[i]
+            si = sn[i]
             for k in range(kk):
-                v[j, k] = V[k, i]
+                v[j, k] = V[k, i] * si
     return lam, v
 
 
