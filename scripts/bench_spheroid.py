@@ -143,7 +143,7 @@ def _figure(curves: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--draws", type=int, default=10, help="targets per kind")
+    parser.add_argument("--draws", type=int, default=20, help="targets per kind")
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--no-validation", action="store_true", help="skip the benchmark table")
     parser.add_argument(
