@@ -813,6 +813,28 @@ def r2_integrate(
 
 
 @njit(cache=True)
+def _taylor_coefficients4(
+    kb: int,
+    a0: float,
+    a1h: float,
+    b0h: float,
+    a2h2: float,
+    b1h2: float,
+    ak4: np.ndarray,
+    bk4: np.ndarray,
+    inv4: np.ndarray,
+    kp4: np.ndarray,
+) -> None:
+    """Degree-independent factors of the Taylor recurrence for the four terms kb..kb+3."""
+    for t in range(4):
+        kf = kb + t
+        ak4[t] = (kf + 1.0) * (a1h * kf + b0h)
+        bk4[t] = a2h2 * kf * (kf - 1.0) + b1h2 * kf
+        inv4[t] = -1.0 / (a0 * (kf + 2.0) * (kf + 1.0))
+        kp4[t] = kf + 2.0
+
+
+@njit(cache=True)
 def r2_integrate_all(
     m: int,
     c: float,
@@ -898,12 +920,7 @@ def r2_integrate_all(
         kchk = max(0, kprev - 10) if not last else 0
         kb = 0
         while kb + 4 <= kchk:
-            for t in range(4):
-                kf = kb + t
-                ak4[t] = (kf + 1.0) * (a1h * kf + b0h)
-                bk4[t] = a2h2 * kf * (kf - 1.0) + b1h2 * kf
-                inv4[t] = -1.0 / (a0 * (kf + 2.0) * (kf + 1.0))
-                kp4[t] = kf + 2.0
+            _taylor_coefficients4(kb, a0, a1h, b0h, a2h2, b1h2, ak4, bk4, inv4, kp4)
             for j in range(nn):
                 x0 = bm2[j]
                 x1 = bm1[j]
@@ -948,12 +965,7 @@ def r2_integrate_all(
         kend = kchk
         kb = kchk
         while kb < 600:
-            for t in range(4):
-                kf = kb + t
-                ak4[t] = (kf + 1.0) * (a1h * kf + b0h)
-                bk4[t] = a2h2 * kf * (kf - 1.0) + b1h2 * kf
-                inv4[t] = -1.0 / (a0 * (kf + 2.0) * (kf + 1.0))
-                kp4[t] = kf + 2.0
+            _taylor_coefficients4(kb, a0, a1h, b0h, a2h2, b1h2, ak4, bk4, inv4, kp4)
             nconv = 0
             for j in range(nn):
                 x0 = bm2[j]
