@@ -67,11 +67,12 @@ def simulate_command(
         raise TsToolkitError(
             "interrupted; finished chunks are kept - re-run the same command to resume"
         ) from None
+    plural = "" if report.workers == 1 else "s"
     rate = report.computed_chunks and (report.n_targets / max(report.wall_time_s, 1e-9))
     console.print(
         f"wrote {report.out}: {report.n_targets} spectra in {report.wall_time_s:.1f} s "
-        f"with {report.workers} workers ({report.resumed_chunks} of {report.n_chunks} chunks "
-        f"resumed from an earlier run); {report.n_nan_spectra} spectra contain NaN"
+        f"with {report.workers} worker{plural} ({report.resumed_chunks} of {report.n_chunks} "
+        f"chunks resumed from an earlier run); {report.n_nan_spectra} spectra contain NaN"
         + (f"; {rate:.2f} spectra/s" if report.resumed_chunks == 0 else "")
     )
     if report.n_warnings:
