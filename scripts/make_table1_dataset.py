@@ -12,6 +12,7 @@ number of spectra, spectra with NaN and failed targets.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -61,6 +62,18 @@ def main() -> None:
         kinds = {k: int((ds["kind"].values == k).sum()) for k in ("gas", "liquid")}
         n_failed = int(ds.attrs.get("n_failed_targets", 0))
         n_freq = ds.sizes["frequency"]
+        warnings = ds.attrs.get("simulator_warnings", "[]")
+        ts = np.ascontiguousarray(ds["TS"].transpose("target", "frequency").values, np.float64)
+        ts_sha = hashlib.sha256(ts.tobytes()).hexdigest()[:16]
+        version = ds.attrs.get("simulator_version", "?")
+    from ts_toolkit.learn import dataset_fingerprint
+    from ts_toolkit.spectra import read_spectra
+
+    fingerprint = dataset_fingerprint(read_spectra(args.out))
+    figure = args.doc.parent / "figures" / "table1-spectra.png"
+    figure.parent.mkdir(parents=True, exist_ok=True)
+    plot = [sys.executable, "-m", "ts_toolkit", "plot-spectra", str(args.out), "--n", "6"]
+    subprocess.run([*plot, "--out", str(figure)], check=True)
     total = sum(s["wall_s"] for s in sittings)
     rows = "\n".join(
         f"| {s['start']} | {s['workers']} | {s['wall_s'] / 3600:.2f} h | {s['exit']} |"
@@ -79,6 +92,20 @@ prolate-spheroid simulator), on {platform.machine()}, {os.cpu_count()} CPUs, Pyt
 
 Total wall time: **{total / 3600:.2f} h**. Spectra: {n} ({kinds["gas"]} gas, {kinds["liquid"]}
 liquid) on {n_freq} frequencies; spectra containing NaN: {n_nan}; failed targets: {n_failed}.
+
+The file (`{args.out.name}`, {args.out.stat().st_size / 1e6:.1f} MB, compressed NetCDF in the
+DESIGN.md spectra schema) is not committed; the same command and seed regenerate its spectra
+and parameters bit for bit (only the creation date differs). Checks: sha256 of the TS values
+(float64, target × frequency) begins `{ts_sha}`; `dataset_fingerprint` of the labels (stored
+in every model trained on it) `{fingerprint}`; simulator version {version}; simulator
+warnings: `{warnings}`.
+
+Six targets of each kind, `ts-toolkit plot-spectra {args.out.name} --n 6` (the paper's
+Figure 1):
+
+![six gas and six liquid spectra of the Table I dataset](figures/{figure.name})
+
+The learners trained on it are compared in [results.md](results.md).
 """
     args.doc.write_text(text)
     print(text)
