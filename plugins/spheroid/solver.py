@@ -363,26 +363,18 @@ def _rotate(hist_n: np.ndarray, slots: np.ndarray, hist_c: np.ndarray, c: float)
 
 
 @njit(cache=True)
-def _j_cached(
-    x: float, need: int, lcur: int, zm: np.ndarray, zp: np.ndarray, ze: np.ndarray
+def _bessel_cached(
+    regular: bool, x: float, need: int, lcur: int, zm: np.ndarray, zp: np.ndarray, ze: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """j_l(x) up to l >= need, reusing the arrays (same x) when they already reach it."""
+    """j_l(x) (``regular``) or y_l(x) up to l >= need, reusing the arrays (same x) when they
+    already reach it, else recomputed to ``need + BESSEL_SLACK``."""
     if need <= lcur:
         return zm, zp, ze, lcur
     lmax = need + BESSEL_SLACK
-    zm, zp, ze = sph_jn_scaled(x, lmax)
-    return zm, zp, ze, lmax
-
-
-@njit(cache=True)
-def _y_cached(
-    x: float, need: int, lcur: int, zm: np.ndarray, zp: np.ndarray, ze: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """y_l(x) up to l >= need (upward recurrence: a longer table has the same entries)."""
-    if need <= lcur:
-        return zm, zp, ze, lcur
-    lmax = need + BESSEL_SLACK
-    zm, zp, ze = sph_yn_scaled(x, lmax)
+    if regular:
+        zm, zp, ze = sph_jn_scaled(x, lmax)
+    else:
+        zm, zp, ze = sph_yn_scaled(x, lmax)
     return zm, zp, ze, lmax
 
 
@@ -496,10 +488,16 @@ def spectrum(
                 g0 = _extrapolate(h0c, h0, h0n, h0s, nh, m, c0, nn)
                 g1 = _extrapolate(h1c, h1, h1n, h1s, nh, m, c1, nn)
                 kk0, kk1 = _sizes(nn, kk, c0, c1)
-                j0m, j0p, j0e, lj0 = _j_cached(c0 * sq0, m + 2 * kk0 + 1, lj0, j0m, j0p, j0e)
+                j0m, j0p, j0e, lj0 = _bessel_cached(
+                    True, c0 * sq0, m + 2 * kk0 + 1, lj0, j0m, j0p, j0e
+                )
                 if boundary == BOUNDARY_FLUID:
-                    j1m, j1p, j1e, lj1 = _j_cached(c1 * sq0, m + 2 * kk1 + 1, lj1, j1m, j1p, j1e)
-                y0m, y0p, y0e, ly0 = _y_cached(c0 * sqs, m + 2 * kk0 + 1, ly0, y0m, y0p, y0e)
+                    j1m, j1p, j1e, lj1 = _bessel_cached(
+                        True, c1 * sq0, m + 2 * kk1 + 1, lj1, j1m, j1p, j1e
+                    )
+                y0m, y0p, y0e, ly0 = _bessel_cached(
+                    False, c0 * sqs, m + 2 * kk0 + 1, ly0, y0m, y0p, y0e
+                )
                 pc, dpc, plen, p0, dp0 = _p_cached(pc, dpc, plen, m, 2 * max(kk0, kk1) + 2)
                 terms, good, l0, l1 = _mode_terms(
                     m, c0, c1, xi0, g, eta_inc, nn, kk0, kk1, boundary, g0, g1,
@@ -520,12 +518,16 @@ def spectrum(
                     g0 = _extrapolate(h0c, h0, h0n, h0s, nh, m, c0, nn)
                     g1 = _extrapolate(h1c, h1, h1n, h1s, nh, m, c1, nn)
                     kk0, kk1 = _sizes(nn, kk, c0, c1)
-                    j0m, j0p, j0e, lj0 = _j_cached(c0 * sq0, m + 2 * kk0 + 1, lj0, j0m, j0p, j0e)
+                    j0m, j0p, j0e, lj0 = _bessel_cached(
+                        True, c0 * sq0, m + 2 * kk0 + 1, lj0, j0m, j0p, j0e
+                    )
                     if boundary == BOUNDARY_FLUID:
-                        j1m, j1p, j1e, lj1 = _j_cached(
-                            c1 * sq0, m + 2 * kk1 + 1, lj1, j1m, j1p, j1e
+                        j1m, j1p, j1e, lj1 = _bessel_cached(
+                            True, c1 * sq0, m + 2 * kk1 + 1, lj1, j1m, j1p, j1e
                         )
-                    y0m, y0p, y0e, ly0 = _y_cached(c0 * sqs, m + 2 * kk0 + 1, ly0, y0m, y0p, y0e)
+                    y0m, y0p, y0e, ly0 = _bessel_cached(
+                        False, c0 * sqs, m + 2 * kk0 + 1, ly0, y0m, y0p, y0e
+                    )
                     pc, dpc, plen, p0, dp0 = _p_cached(pc, dpc, plen, m, 2 * max(kk0, kk1) + 2)
                     terms, good, l0, l1 = _mode_terms(
                         m, c0, c1, xi0, g, eta_inc, nn, kk0, kk1, boundary, g0, g1,
