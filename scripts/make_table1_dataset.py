@@ -54,22 +54,19 @@ def main() -> None:
     if not args.out.exists():
         raise SystemExit(f"simulate did not finish (exit {rc}); run this script again to resume")
 
-    import xarray as xr
-
-    with xr.open_dataset(args.out) as ds:
-        n = ds.sizes["target"]
-        n_nan = int(np.isnan(ds["TS"].values).any(axis=1).sum())
-        kinds = {k: int((ds["kind"].values == k).sum()) for k in ("gas", "liquid")}
-        n_failed = int(ds.attrs.get("n_failed_targets", 0))
-        n_freq = ds.sizes["frequency"]
-        warnings = ds.attrs.get("simulator_warnings", "[]")
-        ts = np.ascontiguousarray(ds["TS"].transpose("target", "frequency").values, np.float64)
-        ts_sha = hashlib.sha256(ts.tobytes()).hexdigest()[:16]
-        version = ds.attrs.get("simulator_version", "?")
     from ts_toolkit.learn import dataset_fingerprint
     from ts_toolkit.spectra import read_spectra
 
-    fingerprint = dataset_fingerprint(read_spectra(args.out))
+    ds = read_spectra(args.out)
+    ts = np.ascontiguousarray(ds["TS"].transpose("target", "frequency").values, np.float64)
+    n, n_freq = ts.shape
+    n_nan = int(np.isnan(ts).any(axis=1).sum())
+    ts_sha = hashlib.sha256(ts.tobytes()).hexdigest()[:16]
+    kinds = {k: int((ds["kind"].values == k).sum()) for k in ("gas", "liquid")}
+    n_failed = int(ds.attrs.get("n_failed_targets", 0))
+    warnings = ds.attrs.get("simulator_warnings", "[]")
+    version = ds.attrs.get("simulator_version", "?")
+    fingerprint = dataset_fingerprint(ds)
     figure = args.doc.parent / "figures" / "table1-spectra.png"
     figure.parent.mkdir(parents=True, exist_ok=True)
     plot = [sys.executable, "-m", "ts_toolkit", "plot-spectra", str(args.out), "--n", "6"]
