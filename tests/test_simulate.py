@@ -195,7 +195,7 @@ def test_failing_chunk_is_reported_and_others_kept(tmp_path):
     assert (tmp_path / "f.nc.parts" / "failures.json").exists()
 
 
-def test_cli_simulate_and_plot(tmp_path, monkeypatch):
+def test_cli_simulate_and_plot(tmp_path, monkeypatch, capsys):
     from ts_toolkit.cli import main
 
     space = tmp_path / "space.toml"
@@ -219,12 +219,16 @@ def test_cli_simulate_and_plot(tmp_path, monkeypatch):
             "synchronous",
             "--seed",
             "5",
+            "--workers",
+            "1",
         ],
     )
     with pytest.raises(SystemExit) as exc:
         main()
     assert exc.value.code in (0, None)
     assert read_spectra(out).sizes["target"] == 10
+    summary = " ".join(capsys.readouterr().out.split())
+    assert "10 spectra in" in summary and " with 1 worker (" in summary
     monkeypatch.setattr(sys, "argv", ["ts-toolkit", "plot-spectra", str(out), "--n", "2"])
     with pytest.raises(SystemExit) as exc:
         main()
