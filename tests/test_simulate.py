@@ -50,6 +50,7 @@ def test_simulate_writes_schema_and_parameters(tmp_path):
         progress=False,
     )
     assert report.ok and report.n_targets == 40 and report.n_chunks == 6
+    assert report.workers == 1  # synchronous: one in-process worker, not the CPU count
     ds = read_spectra(tmp_path / "s.nc")
     assert ds.sizes == {"target": 40, "frequency": space.frequency.size}
     assert list(ds["kind"].values).count("gas") == 24

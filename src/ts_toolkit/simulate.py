@@ -218,7 +218,8 @@ def simulate(
 
     ``scheduler``: None or "processes" (a local dask cluster of worker processes),
     "threads", "synchronous" (no dask; for debugging and tests), or the address of a
-    ``dask.distributed`` scheduler. ``workers`` defaults to the CPU count.
+    ``dask.distributed`` scheduler. ``workers`` defaults to the CPU count; a synchronous run
+    has one in-process worker whatever ``workers`` says.
     """
     out = Path(out)
     if chunk_size < 1:
@@ -243,7 +244,7 @@ def simulate(
     slices = _chunks(n, chunk_size)
     todo = [(i, s) for i, s in enumerate(slices) if not store.done(i)]
     resumed = len(slices) - len(todo)
-    workers = workers or os.cpu_count() or 1
+    workers = 1 if scheduler == "synchronous" else (workers or os.cpu_count() or 1)
     frequency = space.frequency
 
     def run_local(index: int, s: slice) -> ChunkResult:
