@@ -87,6 +87,13 @@ def _train_two_models(tmp_path_factory) -> Path:
     )
     assert r.returncode == 0, r.stderr
     assert "val" in r.stdout and "4/4" in r.stdout  # progress bar with validation score
+    # not a terminal: one line per epoch as well, for logs of long runs
+    assert [line.split()[1] for line in r.stdout.splitlines() if line.startswith("epoch ")] == [
+        "1/4",
+        "2/4",
+        "3/4",
+        "4/4",
+    ]
     return d
 
 

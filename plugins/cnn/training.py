@@ -189,7 +189,11 @@ def train_network(
 
 
 class _Bar:
-    """A rich progress bar over epochs showing loss and validation score (or nothing)."""
+    """A rich progress bar over epochs showing loss and validation score (or nothing).
+
+    When the output is not a terminal (a log file, a pipe) the bar is drawn only at the end,
+    so each epoch also prints one line there, to follow a long run in its log.
+    """
 
     def __init__(self, epochs: int, enabled: bool) -> None:
         self.enabled = enabled
@@ -225,6 +229,11 @@ class _Bar:
         if "val_composite" in record:
             text += f"  val {record['val_composite']:.4f}  best {best:.4f}"
         self.progress.update(self.task, completed=epoch, description=text)
+        if not self.progress.console.is_terminal:
+            elapsed = self.progress.tasks[0].elapsed or 0.0
+            self.progress.console.print(
+                f"epoch {epoch}/{self.epochs}  {text}  ({elapsed:.0f} s)", highlight=False
+            )
 
     def __exit__(self, *exc: object) -> None:
         if self.progress is not None:
