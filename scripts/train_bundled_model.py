@@ -24,10 +24,20 @@ import shutil
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parents[1]
-BAND_HZ = (45e3, 260e3)
+SPACE = REPO / "scripts" / "bundled_space.toml"
+BAND = "the 45-260 kHz band of the EK80 ES70-7C/ES120-7C/ES200-7C trio"
+
+
+def band_grid() -> tuple[float, float, float]:
+    """(start, stop, step) in Hz of the bundled model's grid, from scripts/bundled_space.toml."""
+    f = tomllib.loads(SPACE.read_text())["frequency"]
+    return f["start"] * 1e3, f["stop"] * 1e3, f["step"] * 1e3
 
 
 def run(*args: str) -> float:
@@ -37,18 +47,21 @@ def run(*args: str) -> float:
     return time.perf_counter() - t0
 
 
-def band_limit(source: Path, out: Path) -> int:
-    """Write the 45-260 kHz part of the spectra file ``source`` to ``out``; return its size."""
+def band_limit(source: Path, out: Path) -> tuple[int, int]:
+    """Write the part of ``source`` on the bundled grid to ``out``; (targets, frequencies)."""
     from ts_toolkit.spectra import read_spectra, write_spectra
 
+    start, stop, step = band_grid()
     ds = read_spectra(source)
-    band = ds.sel(frequency=slice(*BAND_HZ))
+    band = ds.sel(frequency=slice(start, stop))
     f = band["frequency"].values
-    if f.size == 0 or f[0] != BAND_HZ[0] or f[-1] != BAND_HZ[1]:
-        sys.exit(f"{source}: its frequency grid does not cover {BAND_HZ[0]:g}-{BAND_HZ[1]:g} Hz")
+    if f.size < 2 or f[0] != start or f[-1] != stop or not np.allclose(np.diff(f), step):
+        sys.exit(
+            f"{source}: its frequency grid does not hold {start:g}-{stop:g} Hz in {step:g} Hz steps"
+        )
     band.attrs["band_limited_from"] = str(source.name)
     write_spectra(band, out)
-    return int(band.sizes["target"])
+    return int(band.sizes["target"]), int(f.size)
 
 
 def _demote(markdown: str) -> str:
@@ -73,11 +86,11 @@ def main() -> None:
     t_sim = 0.0
     if args.table1 is not None:
         data = args.work / "table1-45-260kHz.nc"
-        n = band_limit(args.table1, data)
+        n, n_freq = band_limit(args.table1, data)
         origin = (
             f"the {n:,}-spectrum Table I dataset (`{args.table1.name}`, "
-            "docs/dataset-table1.md) cut to the 45-260 kHz band of the EK80 "
-            "ES70-7C/ES120-7C/ES200-7C trio (0.5 kHz steps, 431 frequencies)"
+            f"docs/dataset-table1.md) cut to {BAND} ({n_freq} frequencies; "
+            f"`{SPACE.relative_to(REPO)}`)"
         )
     else:
         n = args.n
@@ -91,12 +104,11 @@ def main() -> None:
             "--seed",
             str(args.seed),
             "--space",
-            str(REPO / "scripts" / "bundled_space.toml"),
+            str(SPACE),
         )
         origin = (
             f"{n} spectra that `ts-toolkit simulate` drew from the paper's Table I space on "
-            "the 45-260 kHz band of the EK80 ES70-7C/ES120-7C/ES200-7C trio (0.5 kHz steps; "
-            f"`scripts/bundled_space.toml`), {t_sim / 60:.1f} min"
+            f"{BAND} (`{SPACE.relative_to(REPO)}`), {t_sim / 60:.1f} min"
         )
     model = args.work / "cnn.tsm"
     extra = [f"width={args.width}", *args.set]
