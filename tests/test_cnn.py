@@ -214,3 +214,43 @@ def test_bad_options_are_user_errors():
     ds = synthetic_spectra(60, 6)
     with pytest.raises(TsToolkitError, match="at least 8 frequencies"):
         train_model(ds, "cnn", **FAST)
+
+
+def test_warm_start_continues_from_a_saved_model(tmp_path):
+    ds = synthetic_spectra(600, 64)
+    first = train_model(ds, "cnn", seed=1, **FAST)
+    path = tmp_path / "first.tsm"
+    first.save(path)
+    one = {**FAST, "epochs": 1, "lr": 1e-5}
+    fresh = train_model(ds, "cnn", seed=1, **one)
+    warm = train_model(ds, "cnn", seed=1, init=str(path), **one)
+    best = first.training["best_validation_composite"]
+    assert warm.training["init"] == {
+        "path": str(path),
+        "best_validation_composite": best,
+        "epochs_run": first.training["epochs_run"],
+        "same_scaling": True,
+    }
+    # one epoch at a tiny learning rate keeps what the first run learnt; from scratch it has not
+    assert warm.training["history"][0]["val_composite"] > best - 0.05
+    assert fresh.training["history"][0]["val_composite"] < best - 0.2
+    assert load_model(tmp_path / "first.tsm").settings["init"] is None
+
+
+def test_warm_start_refuses_an_unfit_model(tmp_path):
+    from ts_toolkit.errors import ModelMismatchError
+
+    ds = synthetic_spectra(120, 16)
+    opts = {**FAST, "epochs": 1}
+    path = tmp_path / "w8.tsm"
+    train_model(ds, "cnn", seed=0, **opts).save(path)
+    with pytest.raises(ModelMismatchError, match="has width=8, this run width=16"):
+        train_model(ds, "cnn", seed=0, init=str(path), **{**opts, "width": 16})
+    with pytest.raises(ModelMismatchError, match="frequency grid of initial model"):
+        train_model(synthetic_spectra(120, 20), "cnn", seed=0, init=str(path), **opts)
+    knn = tmp_path / "knn.tsm"
+    train_model(ds, "knn", seed=0).save(knn)
+    with pytest.raises(ModelMismatchError, match="is not a 'cnn' model"):
+        train_model(ds, "cnn", seed=0, init=str(knn), **opts)
+    with pytest.raises(InputFileError):
+        train_model(ds, "cnn", seed=0, init=str(tmp_path / "missing.tsm"), **opts)

@@ -10,9 +10,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ts_toolkit.errors import InputFileError, TsToolkitError
+from ts_toolkit.errors import InputFileError, ModelMismatchError, TsToolkitError
 from ts_toolkit.learn.base import SpectraLearner
-from ts_toolkit.learn.data import LearnArrays
+from ts_toolkit.learn.data import LearnArrays, check_grid
 
 WEIGHTS_NAME = "network.pt"
 
@@ -65,6 +65,9 @@ class CNNLearner(SpectraLearner):
       regulariser; off by default: on the synthetic benchmark it cost 0.17 of composite
       score, docs/learning.md); ``noise_db``: σ (dB) of Gaussian TS noise for robustness
       (off by default).
+    - ``init``: path of a cnn model file to start from (warm start / fine-tuning) instead of
+      random weights; it must have the same architecture (width, se_reduction) and frequency
+      grid. The schedule, optimiser state and early stopping start afresh.
     - ``device``: "auto" (CUDA if available), "cpu" or "cuda[:n]"; ``progress``: show the
       progress bar; ``seed``.
     """
@@ -92,6 +95,7 @@ class CNNLearner(SpectraLearner):
         w_alpha: float = 0.5,
         input_noise: float = 0.0,
         noise_db: float = 0.0,
+        init: str | None = None,
         seed: int = 0,
         device: str = "auto",
         threads: int | None = None,
@@ -117,6 +121,7 @@ class CNNLearner(SpectraLearner):
             w_alpha=float(w_alpha),
             input_noise=float(input_noise),
             noise_db=float(noise_db),
+            init=str(init) if init else None,
             seed=int(seed),
             device=str(device),
             threads=threads,
@@ -152,10 +157,11 @@ class CNNLearner(SpectraLearner):
         assert self.targets is not None and self.features is not None
         torch.manual_seed(self.settings["seed"])
         self.net = self._network()
+        start = self._warm_start(self.settings["init"]) if self.settings["init"] else {}
         names = {f.name for f in fields(TrainConfig)}
         cfg = TrainConfig(**{k: v for k, v in self.settings.items() if k in names})
         with torch_threads(self.settings["threads"]):
-            return train_network(
+            details = train_network(
                 self.net,
                 train,
                 validation,
@@ -165,6 +171,46 @@ class CNNLearner(SpectraLearner):
                 self.device,
                 progress=self.settings["progress"],
             )
+        return {**start, **details}
+
+    def _warm_start(self, path: str) -> dict[str, Any]:
+        """Copy the weights of the cnn model file ``path`` into ``self.net``.
+
+        Returns what the training record keeps about the starting model: its path, the
+        validation composite it reached and whether its input/target scaling equals this
+        run's (it does when the same data set and seed are used).
+        """
+        from ts_toolkit.modelfile import read_metadata
+
+        origin = f"initial model {path}"
+        if read_metadata(path).get("plugin") != self.name:
+            raise ModelMismatchError(f"{origin} is not a {self.name!r} model")
+        start = type(self).load(path)
+        assert self.frequency is not None and self.features is not None
+        assert start.features is not None and start.targets is not None
+        assert self.targets is not None
+        check_grid(self.frequency, start.frequency, origin)
+        for key in ("width", "se_reduction"):
+            if start.settings[key] != self.settings[key]:
+                raise ModelMismatchError(
+                    f"{origin} has {key}={start.settings[key]}, this run {key}="
+                    f"{self.settings[key]}; pass --set {key}={start.settings[key]}"
+                )
+        self.net.load_state_dict(start.net.state_dict(), strict=True)
+        same = bool(
+            np.allclose(start.features.mean, self.features.mean, equal_nan=True)
+            and np.allclose(start.features.std, self.features.std, equal_nan=True)
+            and np.allclose(start.targets.mean, self.targets.mean)
+            and np.allclose(start.targets.std, self.targets.std)
+        )
+        return {
+            "init": {
+                "path": str(path),
+                "best_validation_composite": start.training.get("best_validation_composite"),
+                "epochs_run": start.training.get("epochs_run"),
+                "same_scaling": same,
+            }
+        }
 
     def _predict(self, x: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         from .training import predict_network, stack_inputs
