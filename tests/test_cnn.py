@@ -250,7 +250,7 @@ def test_warm_start_refuses_an_unfit_model(tmp_path):
         train_model(synthetic_spectra(120, 20), "cnn", seed=0, init=str(path), **opts)
     knn = tmp_path / "knn.tsm"
     train_model(ds, "knn", seed=0).save(knn)
-    with pytest.raises(ModelMismatchError, match="is not a 'cnn' model"):
+    with pytest.raises(ModelMismatchError, match="holds a 'knn' model, not 'cnn'"):
         train_model(ds, "cnn", seed=0, init=str(knn), **opts)
     with pytest.raises(InputFileError):
         train_model(ds, "cnn", seed=0, init=str(tmp_path / "missing.tsm"), **opts)

@@ -180,12 +180,8 @@ class CNNLearner(SpectraLearner):
         validation composite it reached and whether its input/target scaling equals this
         run's (it does when the same data set and seed are used).
         """
-        from ts_toolkit.modelfile import read_metadata
-
         origin = f"initial model {path}"
-        if read_metadata(path).get("plugin") != self.name:
-            raise ModelMismatchError(f"{origin} is not a {self.name!r} model")
-        start = type(self).load(path)
+        start = type(self).load(path)  # refuses another plugin's file, a missing one, a bad one
         assert self.frequency is not None and self.features is not None
         assert start.features is not None and start.targets is not None
         assert self.targets is not None
