@@ -254,3 +254,27 @@ def test_warm_start_refuses_an_unfit_model(tmp_path):
         train_model(ds, "cnn", seed=0, init=str(knn), **opts)
     with pytest.raises(InputFileError):
         train_model(ds, "cnn", seed=0, init=str(tmp_path / "missing.tsm"), **opts)
+
+
+def test_time_budget_arithmetic():
+    from ts_toolkit_plugins.cnn.training import out_of_time
+
+    # 50 s per epoch so far: a second epoch would end at 100 s
+    assert out_of_time(50.0, 1, max_minutes=1.5)
+    assert not out_of_time(40.0, 1, max_minutes=1.5)
+    assert not out_of_time(1e6, 10, max_minutes=0.0)
+
+
+def test_training_stops_at_its_time_budget_and_keeps_the_model(tmp_path):
+    ds = synthetic_spectra(120, 16)
+    opts = {**FAST, "epochs": 4}
+    budget = train_model(ds, "cnn", seed=0, max_minutes=1e-6, **opts)
+    assert budget.training["epochs_run"] == 1
+    assert budget.training["stopped"] == "time limit (1e-06 min)"
+    budget.save(tmp_path / "budget.tsm")
+    out = load_model(tmp_path / "budget.tsm").predict(ds)
+    assert np.isfinite(out["theta"].values).all()
+    full = train_model(ds, "cnn", seed=0, **opts)
+    assert full.training["epochs_run"] == 4 and full.training["stopped"] == "all 4 epochs"
+    with pytest.raises(TsToolkitError, match="max_minutes must be"):
+        train_model(ds, "cnn", seed=0, max_minutes=-1, **opts)

@@ -65,6 +65,8 @@ class CNNLearner(SpectraLearner):
       regulariser; off by default: on the synthetic benchmark it cost 0.17 of composite
       score, docs/learning.md); ``noise_db``: σ (dB) of Gaussian TS noise for robustness
       (off by default).
+    - ``max_minutes``: time budget of the training loop (0: none); training stops before an
+      epoch that would end past it at the mean pace so far, keeping the best model.
     - ``init``: path of a cnn model file to start from (warm start / fine-tuning) instead of
       random weights; it must have the same architecture (width, se_reduction) and frequency
       grid. The schedule, optimiser state and early stopping start afresh.
@@ -95,6 +97,7 @@ class CNNLearner(SpectraLearner):
         w_alpha: float = 0.5,
         input_noise: float = 0.0,
         noise_db: float = 0.0,
+        max_minutes: float = 0.0,
         init: str | None = None,
         seed: int = 0,
         device: str = "auto",
@@ -103,6 +106,8 @@ class CNNLearner(SpectraLearner):
     ) -> None:
         if int(width) < 4 or int(epochs) < 1 or int(batch_size) < 2:
             raise TsToolkitError("cnn: width must be ≥ 4, epochs ≥ 1 and batch_size ≥ 2")
+        if not float(max_minutes) >= 0:
+            raise TsToolkitError(f"cnn: max_minutes must be ≥ 0 (0: no limit), got {max_minutes}")
         super().__init__(
             width=int(width),
             dropout=float(dropout),
@@ -121,6 +126,7 @@ class CNNLearner(SpectraLearner):
             w_alpha=float(w_alpha),
             input_noise=float(input_noise),
             noise_db=float(noise_db),
+            max_minutes=float(max_minutes),
             init=str(init) if init else None,
             seed=int(seed),
             device=str(device),

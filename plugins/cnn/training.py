@@ -4,7 +4,9 @@ Loss (weights configurable): ``w_ce·CE(kind) + w_reg·(Huber(theta) + MSE(a, b)
 w_alpha·Huber(â/b̂, alpha)`` with theta, a, b z-scored and the aspect-ratio term computed
 on de-normalised a and b (metres). The model kept is the one with the best validation
 composite score (mean of accuracy, R²θ, R²a, R²b); training stops after ``patience``
-epochs without improvement.
+epochs without improvement, or before an epoch that would end past ``max_minutes`` of
+training at the mean pace of the epochs so far (a time budget, e.g. on a lent GPU machine
+whose commands are killed at a fixed limit: the best model is kept and saved, not lost).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class TrainConfig:
     w_alpha: float = 0.5
     input_noise: float = 0.0
     noise_db: float = 0.0
+    max_minutes: float = 0.0
     seed: int = 0
 
 
@@ -120,6 +123,7 @@ def train_network(
     )
     history: list[dict[str, float]] = []
     best_score, best_epoch, best_state = -math.inf, 0, None
+    stopped = f"all {cfg.epochs} epochs"
     t_start = time.perf_counter()
     bar = _Bar(cfg.epochs, progress)
     with bar:
@@ -175,6 +179,11 @@ def train_network(
                 )
             bar.update(epoch, record, best_score)
             if epoch - best_epoch >= cfg.patience:
+                stopped = f"early stopping ({cfg.patience} epochs without a better score)"
+                break
+            elapsed = time.perf_counter() - t_start
+            if epoch < cfg.epochs and out_of_time(elapsed, epoch, cfg.max_minutes):
+                stopped = f"time limit ({cfg.max_minutes:g} min)"
                 break
     if best_state is not None:
         net.load_state_dict(best_state)
@@ -183,9 +192,18 @@ def train_network(
         "best_epoch": best_epoch,
         "epochs_run": len(history),
         "best_validation_composite": best_score if validation is not None else None,
+        "stopped": stopped,
         "train_seconds": round(time.perf_counter() - t_start, 2),
         "device": str(device),
     }
+
+
+def out_of_time(elapsed_s: float, epochs_done: int, max_minutes: float) -> bool:
+    """Whether one more epoch, at the mean pace so far, would end past ``max_minutes``
+    (0 or less: no limit)."""
+    if max_minutes <= 0 or epochs_done < 1:
+        return False
+    return elapsed_s + elapsed_s / epochs_done > 60.0 * max_minutes
 
 
 class _Bar:
