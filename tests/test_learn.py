@@ -209,6 +209,18 @@ def test_reports(tmp_path):
     ]
     assert len(rows) == 4
     assert "kind = gas" in report and "peaks" in report
+    # each target's squared error is shared out over the kinds (and over the θ thirds)
+    for first in ("| kind = ", "| θ in ["):
+        shares = [
+            [float(v) for v in line.split("|")[5].strip(" %").split(" / ")]
+            for line in report.splitlines()
+            if line.startswith(first)
+        ]
+        assert np.allclose(np.sum(shares, axis=0), 100, atol=len(shares))
+    d_a = (res.pred["a"] - res.truth["a"]) ** 2
+    gas_line = next(line for line in report.splitlines() if line.startswith("| kind = gas"))
+    gas_a = float(gas_line.split("|")[5].strip(" %").split(" / ")[1])
+    assert gas_a == pytest.approx(100 * d_a[res.truth["kind"] == 0].sum() / d_a.sum(), abs=0.5)
 
 
 def test_peak_bins_cover_every_count_once():

@@ -128,7 +128,8 @@ def target_errors(res: Evaluation) -> np.ndarray:
 def outlier_report(res: Evaluation, n: int) -> str:
     """Markdown: the ``n`` worst-predicted test targets with their parameters, then where
     the largest errors concentrate (share of the worst decile vs share of the test set, by
-    kind, Req, alpha and number of spectral peaks)."""
+    kind, incident angle, Req, alpha and number of spectral peaks), with each group's share
+    of the squared errors of θ, a and b (what costs each R²: 1 − R² = Σ error² / Σ spread²)."""
     err = target_errors(res)
     order = np.argsort(-err)[:n]
     peaks = count_peaks(res.ts) if res.ts.size else np.zeros(err.size, dtype=np.int64)
@@ -155,12 +156,18 @@ def outlier_report(res: Evaluation, n: int) -> str:
         "",
         f"Where errors concentrate (worst 10 % = {int(worst.sum())} targets; error as above):",
         "",
-        "| group | share of test set | share of worst 10 % | mean error |",
-        "|---|---:|---:|---:|",
+        "| group | share of test set | share of worst 10 % | mean error "
+        "| share of Σ error² θ / a / b |",
+        "|---|---:|---:|---:|---:|",
     ]
     groups: list[tuple[str, np.ndarray]] = [
         (f"kind = {k}", t["kind"] == i) for i, k in enumerate(KINDS)
     ]
+    for lo, hi in ((0, 30), (30, 60), (60, 90)):
+        upper = t["theta"] <= hi if hi == 90 else t["theta"] < hi
+        groups.append(
+            (f"θ in [{lo}, {hi}{']' if hi == 90 else ')'} deg", (t["theta"] >= lo) & upper)
+        )
     for key, label, scale, unit in (("Req", "Req", 1e3, " mm"), ("alpha", "α", 1.0, "")):
         edges = np.quantile(t[key], [0, 1 / 3, 2 / 3, 1])
         for j in range(3):
@@ -174,9 +181,16 @@ def outlier_report(res: Evaluation, n: int) -> str:
         name = f"peaks = {lo}" if lo == hi else f"peaks {lo}–{hi}"
         groups.append((name, (peaks >= lo) & (peaks <= hi)))
     finite = np.isfinite(err)
+    sq = {key: np.nan_to_num((p[key] - t[key]) ** 2) for key in TARGET_NAMES}
     for name, sel in groups:
         if not sel.any():
             continue
         mean_err = float(np.mean(err[sel & finite])) if (sel & finite).any() else float("nan")
-        lines.append(f"| {name} | {sel.mean():.1%} | {sel[worst].mean():.1%} | {mean_err:.2f} |")
+        shares = " / ".join(
+            f"{100 * sq[k][sel].sum() / sq[k].sum():.0f}" if sq[k].sum() > 0 else "–"
+            for k in TARGET_NAMES
+        )
+        lines.append(
+            f"| {name} | {sel.mean():.1%} | {sel[worst].mean():.1%} | {mean_err:.2f} | {shares} % |"
+        )
     return "\n".join(lines) + "\n"
