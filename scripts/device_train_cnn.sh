@@ -32,7 +32,8 @@ minutes=${3:-8}
 shift $(($# < 3 ? $# : 3))
 py=${PYTHON:-python3}
 device=${DEVICE:-cuda}
-site=$(mktemp -d /tmp/ts-toolkit-site.XXXXXX)
+site=$(mktemp -d "${TMPDIR:-/tmp}/ts-toolkit-site.XXXXXX")
+trap 'rm -rf "$site"' EXIT
 
 mkdir -p "$out"
 log="$out/train.log"
