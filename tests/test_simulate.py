@@ -220,8 +220,6 @@ def test_cli_simulate_and_plot(tmp_path, monkeypatch, capsys):
             "synchronous",
             "--seed",
             "5",
-            "--workers",
-            "1",
         ],
     )
     with pytest.raises(SystemExit) as exc:
