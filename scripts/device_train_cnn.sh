@@ -9,8 +9,10 @@
 # killed at a fixed limit (10 min on the lent machines here) does not lose the run. Keep about
 # 2 minutes of the limit for the install, data loading and the final evaluation.
 #
-# The lent machine has python3 with torch, xarray, scikit-learn, typer, rich, pluggy and
-# matplotlib, but no netCDF4 and no network. Before the call, here, in the repository root:
+# The lent machine has python3 (3.12) with torch, xarray, scikit-learn, typer, rich, pluggy,
+# matplotlib and setuptools (to install this package without build isolation), but no netCDF4
+# and no network. Before the call, here, in the repository root (the netCDF4 and cftime
+# wheels are abi3 builds, so they suit any Python from 3.11 on):
 #
 #   echo /.whl/ >> .git/info/exclude
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
@@ -29,6 +31,10 @@ set -euo pipefail
 data=${1:?usage: device_train_cnn.sh DATA.nc OUTDIR [MAX_MINUTES] [train args...]}
 out=${2:?usage: device_train_cnn.sh DATA.nc OUTDIR [MAX_MINUTES] [train args...]}
 minutes=${3:-8}
+if ! [[ $minutes =~ ^[0-9]+([.][0-9]*)?$ ]]; then
+    echo "device_train_cnn.sh: MAX_MINUTES must be a number of minutes, got '$minutes'" >&2
+    exit 2
+fi
 shift $(($# < 3 ? $# : 3))
 py=${PYTHON:-python3}
 device=${DEVICE:-cuda}
@@ -49,6 +55,7 @@ log="$out/train.log"
         --target "$site" .
 } 2>&1 | tee "$log"
 export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+"$py" -c "import ts_toolkit; print('ts_toolkit from', ts_toolkit.__file__)" 2>&1 | tee -a "$log"
 
 "$py" -m ts_toolkit train "$data" --model cnn --out "$out/cnn.tsm" --seed 1 \
     --device "$device" --set max_minutes="$minutes" "$@" 2>&1 | tee -a "$log"

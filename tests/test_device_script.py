@@ -40,5 +40,22 @@ def test_device_script_trains_within_its_budget_and_saves(tmp_path):
     assert model.training["epochs_run"] == 1
     assert model.training["stopped"].startswith("time limit")
     log = (out / "train.log").read_text()
-    assert "wrote" in log and "R² θ" in log
+    flat = log.replace("\n", "")
+    # the package ran from the script's scratch site, not from this checkout
+    assert f"ts_toolkit from {tmp_path}" in flat
+    assert f"wrote {out / 'cnn.tsm'}" in flat and "R² θ" in log
     assert (out / "evaluate" / "comparison.md").is_file()
+
+
+def test_device_script_refuses_a_budget_that_is_not_a_number(tmp_path):
+    r = subprocess.run(
+        ["bash", str(SCRIPT), "data.nc", str(tmp_path), "--epochs"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 2
+    assert r.stderr.strip() == (
+        "device_train_cnn.sh: MAX_MINUTES must be a number of minutes, got '--epochs'"
+    )

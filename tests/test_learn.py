@@ -239,3 +239,39 @@ def test_count_peaks():
     ts = np.stack([10 * np.sin(2 * np.pi * 3 * f), np.zeros(200)])
     ts[0, 50:60] = np.nan
     assert count_peaks(ts).tolist() == [3, 0]
+
+
+def test_outlier_shares_by_angle_with_an_unpredicted_target():
+    from ts_toolkit.learn.evaluation import Evaluation
+
+    theta = np.array([0.0, 10, 30, 45, 60, 75, 90, 90])
+    a = np.arange(1.0, 9.0) * 1e-3
+    b = a / 2
+    truth = {
+        "kind": np.tile([0, 1], 4),
+        "theta": theta,
+        "a": a,
+        "b": b,
+        "Req": (a * b * b) ** (1 / 3),
+        "alpha": a / b,
+    }
+    err_a = np.array([1.0, 0, 2, 0, 0, 3, 1, 0]) * 1e-3
+    pred = {k: v.copy() for k, v in truth.items()}
+    pred["a"] = a + err_a
+    pred["theta"] = theta + np.array([4.0, 0, 0, 0, 0, 0, 2, 0])
+    pred["probability"] = np.full(8, 0.9)
+    for key in ("theta", "a", "b", "alpha", "Req"):
+        pred[key][7] = np.nan  # an all-NaN spectrum gets no prediction
+    res = Evaluation("m", "m", np.arange(8), truth, pred, {})
+    lines = outlier_report(res, 2).splitlines()
+
+    def shares(prefix):
+        line = next(x for x in lines if x.startswith(prefix))
+        cells = line.split("|")
+        return cells[2].strip(), [c.strip() for c in cells[5].strip(" %").split(" / ")]
+
+    # θ = 90 falls in the last third; a's squared errors 1, 4, 9, 1 (mm²) of 15 in all
+    assert shares("| θ in [0, 30) deg") == ("25.0%", ["80", "7", "–"])
+    assert shares("| θ in [30, 60) deg") == ("25.0%", ["0", "27", "–"])
+    assert shares("| θ in [60, 90] deg") == ("50.0%", ["20", "67", "–"])
+    assert "1 target(s) without a finite prediction are left out of the shares." in lines

@@ -181,7 +181,9 @@ def outlier_report(res: Evaluation, n: int) -> str:
         name = f"peaks = {lo}" if lo == hi else f"peaks {lo}–{hi}"
         groups.append((name, (peaks >= lo) & (peaks <= hi)))
     finite = np.isfinite(err)
-    sq = {key: np.nan_to_num((p[key] - t[key]) ** 2) for key in TARGET_NAMES}
+    diff = {key: p[key] - t[key] for key in TARGET_NAMES}
+    sq = {key: np.where(np.isfinite(d), d, 0.0) ** 2 for key, d in diff.items()}
+    unscored = int((~np.isfinite(np.stack(list(diff.values())))).any(axis=0).sum())
     for name, sel in groups:
         if not sel.any():
             continue
@@ -193,4 +195,7 @@ def outlier_report(res: Evaluation, n: int) -> str:
         lines.append(
             f"| {name} | {sel.mean():.1%} | {sel[worst].mean():.1%} | {mean_err:.2f} | {shares} % |"
         )
+    if unscored:
+        note = f"{unscored} target(s) without a finite prediction are left out of the shares."
+        lines += ["", note]
     return "\n".join(lines) + "\n"
