@@ -114,6 +114,16 @@ def peak_bins(peaks: np.ndarray) -> list[tuple[int, int]]:
     return [(lo, hi - 1) for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
 
 
+def bin_masks(values: np.ndarray, edges: Sequence[float]) -> list[np.ndarray]:
+    """One boolean mask per bin between consecutive ``edges``: half-open [lo, hi), the last
+    one closed [lo, hi] so that the top edge belongs to a bin."""
+    last = len(edges) - 2
+    return [
+        (values >= lo) & ((values <= hi) if j == last else (values < hi))
+        for j, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True))
+    ]
+
+
 def target_errors(res: Evaluation) -> np.ndarray:
     """Per-target combined error: |Δθ|/σθ + |Δa|/σa + |Δb|/σb (σ: std of the true values
     in the test set) plus 1 for a wrong kind; NaN predictions rank last."""
@@ -163,17 +173,13 @@ def outlier_report(res: Evaluation, n: int) -> str:
     groups: list[tuple[str, np.ndarray]] = [
         (f"kind = {k}", t["kind"] == i) for i, k in enumerate(KINDS)
     ]
-    for lo, hi in ((0, 30), (30, 60), (60, 90)):
-        upper = t["theta"] <= hi if hi == 90 else t["theta"] < hi
-        groups.append(
-            (f"θ in [{lo}, {hi}{']' if hi == 90 else ')'} deg", (t["theta"] >= lo) & upper)
-        )
+    theta_edges = (0, 30, 60, 90)
+    for j, sel in enumerate(bin_masks(t["theta"], theta_edges)):
+        close = "]" if j == 2 else ")"
+        groups.append((f"θ in [{theta_edges[j]}, {theta_edges[j + 1]}{close} deg", sel))
     for key, label, scale, unit in (("Req", "Req", 1e3, " mm"), ("alpha", "α", 1.0, "")):
         edges = np.quantile(t[key], [0, 1 / 3, 2 / 3, 1])
-        for j in range(3):
-            sel = (t[key] >= edges[j]) & (
-                (t[key] < edges[j + 1]) if j < 2 else (t[key] <= edges[j + 1])
-            )
+        for j, sel in enumerate(bin_masks(t[key], edges)):
             groups.append(
                 (f"{label} in [{edges[j] * scale:.2f}, {edges[j + 1] * scale:.2f}]{unit}", sel)
             )
