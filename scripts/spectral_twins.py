@@ -201,6 +201,31 @@ def plot_contrast_errors(ev: Any, ds: xr.Dataset, path: Path) -> str:
     return f"wrote {path}; correlation of the relative error in a with: " + "; ".join(parts)
 
 
+#: The columns :func:`twin_cells` fills.
+TWIN_COLUMNS = "twin b (mm) | twin theta | twin g / h | RMS (dB) | max abs (dB) | spectra computed"
+
+
+def twin_cells(
+    sim: Any,
+    freq: np.ndarray,
+    ts: np.ndarray,
+    a: float,
+    starts: Sequence[dict[str, float]],
+    water: dict[str, float],
+    space: LiquidSpace,
+) -> str:
+    """The :data:`TWIN_COLUMNS` cells of a Markdown row for :func:`best_twin` (same
+    arguments), or the reason there is no twin."""
+    try:
+        twin, res, runs = best_twin(sim, freq, ts, a, starts, water, space)
+    except ValueError as exc:
+        return f"{exc} | | | | | "
+    return (
+        f"{1e3 * twin['b']:.2f} | {twin['theta']:.1f} | {twin['g']:.3f} / {twin['h']:.3f} "
+        f"| {rms(res):.2f} | {np.nanmax(np.abs(res)):.2f} | {runs}"
+    )
+
+
 def target_of(ds: xr.Dataset, i: int) -> tuple[xr.Dataset, np.ndarray, dict, dict]:
     """Target ``i`` of ``ds``: its row, TS (dB), water (kg/m^3, m/s) and true parameters
     (b in m, theta in deg, g, h)."""
@@ -223,8 +248,7 @@ def worst_table(
     freq = ds["frequency"].values
     lines = [
         "| target | true a / b (mm) | theta (deg) | g / h | predicted a / b (mm) "
-        "| twin b (mm) | twin theta | twin g / h | RMS (dB) | max abs (dB) "
-        "| RMS, only a changed (dB) | spectra computed |",
+        "| RMS, only a changed (dB) | " + TWIN_COLUMNS + " |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for j in worst:
@@ -238,25 +262,18 @@ def worst_table(
             {**truth, "b": b_pred, "theta": float(ev.pred["theta"][j])},
             dwba_start(a_pred, a, truth),
         ]
-        try:
-            twin, res, runs = best_twin(sim, freq, ts, a_pred, starts, water, space)
-        except ValueError as exc:
-            lines.append(f"| {i} | {1e3 * a:.1f} / {1e3 * truth['b']:.2f} | – | – | – | {exc} |")
-            continue
         lines.append(
             f"| {i} | {1e3 * a:.1f} / {1e3 * truth['b']:.2f} "
             f"| {truth['theta']:.1f} | {truth['g']:.3f} / {truth['h']:.3f} "
-            f"| {1e3 * a_pred:.1f} / {1e3 * b_pred:.2f} | {1e3 * twin['b']:.2f} "
-            f"| {twin['theta']:.1f} | {twin['g']:.3f} / {twin['h']:.3f} | {rms(res):.2f} "
-            f"| {np.nanmax(np.abs(res)):.2f} | {rms(only_a):.2f} | {runs} |"
+            f"| {1e3 * a_pred:.1f} / {1e3 * b_pred:.2f} | {rms(only_a):.2f} "
+            f"| {twin_cells(sim, freq, ts, a_pred, starts, water, space)} |"
         )
         print(lines[-1], f"({time.perf_counter() - tic:.0f} s)", flush=True)
     return lines
 
 
 RATIO_HEADER = [
-    "| target | true a / b (mm) | theta (deg) | g / h | twin a / true a | twin b (mm) "
-    "| twin theta | twin g / h | RMS (dB) | max abs (dB) | spectra computed |",
+    "| target | true a / b (mm) | theta (deg) | g / h | twin a / true a | " + TWIN_COLUMNS + " |",
     "|---|---|---|---|---|---|---|---|---|---|---|",
 ]
 
@@ -276,17 +293,9 @@ def ratio_rows(
     lines = []
     for ratio in ratios:
         a = ratio * a_true
-        try:
-            starts = [truth, dwba_start(a, a_true, truth)]
-            twin, res, runs = best_twin(sim, freq, ts, a, starts, water, space)
-        except ValueError as exc:
-            lines.append(f"{head} | {ratio:.2f} | {exc} | | | | | |")
-            continue
-        lines.append(
-            f"{head} | {ratio:.2f} | {1e3 * twin['b']:.2f} | {twin['theta']:.1f} "
-            f"| {twin['g']:.3f} / {twin['h']:.3f} | {rms(res):.2f} "
-            f"| {np.nanmax(np.abs(res)):.2f} | {runs} |"
-        )
+        starts = [truth, dwba_start(a, a_true, truth)]
+        cells = twin_cells(sim, freq, ts, a, starts, water, space)
+        lines.append(f"{head} | {ratio:.2f} | {cells} |")
         print(lines[-1], f"({time.perf_counter() - tic:.0f} s)", flush=True)
     return lines
 

@@ -104,3 +104,17 @@ def test_negative_counts_are_refused(twins, capsys):
     with pytest.raises(SystemExit):
         twins.parse_args(["d.nc", "m.tsm", "--n", "-1"])
     assert "--n must be >= 0, got -1" in capsys.readouterr().err
+
+
+def test_twin_cells_fill_the_table_columns_or_say_why_not(twins):
+    sim = get_simulator("prolate-spheroid")
+    truth = {"b": 5e-3, "theta": 40.0, "g": 1.03, "h": 1.045}
+    ts = liquid_ts(A, **truth)
+    space = twins.LiquidSpace.table1()
+    n_columns = len(twins.TWIN_COLUMNS.split("|"))
+    cells = twins.twin_cells(sim, FREQ, ts, A, [truth], WATER, space)
+    assert len(cells.split("|")) == n_columns
+    assert cells.startswith("5.00 | 40.0 | 1.030 / 1.045 | 0.00 |")
+    refused = twins.twin_cells(sim, FREQ, ts, 5e-3, [truth], WATER, space)
+    assert len(refused.split("|")) == n_columns
+    assert refused.startswith("no Table I liquid spheroid has a = 5.0 mm")
