@@ -205,19 +205,11 @@ def plot_contrast_errors(ev: Any, ds: xr.Dataset, path: Path) -> str:
 TWIN_COLUMNS = "twin b (mm) | twin theta | twin g / h | RMS (dB) | max abs (dB) | spectra computed"
 
 
-def twin_cells(
-    sim: Any,
-    freq: np.ndarray,
-    ts: np.ndarray,
-    a: float,
-    starts: Sequence[dict[str, float]],
-    water: dict[str, float],
-    space: LiquidSpace,
-) -> str:
-    """The :data:`TWIN_COLUMNS` cells of a Markdown row for :func:`best_twin` (same
-    arguments), or the reason there is no twin."""
+def twin_cells(*fit_args: Any) -> str:
+    """The :data:`TWIN_COLUMNS` cells of a Markdown row for ``best_twin(*fit_args)``, or the
+    reason there is no twin."""
     try:
-        twin, res, runs = best_twin(sim, freq, ts, a, starts, water, space)
+        twin, res, runs = best_twin(*fit_args)
     except ValueError as exc:
         return f"{exc} | | | | | "
     return (
