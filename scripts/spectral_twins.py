@@ -37,7 +37,7 @@ from scipy.optimize import least_squares
 
 from ts_toolkit.learn.data import KINDS
 from ts_toolkit.learn.evaluation import evaluate_model
-from ts_toolkit.learn.reports import bin_masks
+from ts_toolkit.learn.reports import THETA_THIRDS, bin_masks
 from ts_toolkit.modelfile import load_model
 from ts_toolkit.parameters import table1_space
 from ts_toolkit.plugins import get_simulator
@@ -137,7 +137,7 @@ def best_twin(
 
     lo = [1e3 * b_lo, space.theta[0], space.ratio[0], space.ratio[0]]
     hi = [1e3 * b_hi, space.theta[1], space.ratio[1], space.ratio[1]]
-    best: tuple[dict[str, float], np.ndarray] | None = None
+    best: tuple[dict[str, float], np.ndarray, float] | None = None
     for start in starts:
         x0 = np.clip([start["b"] * 1e3, start["theta"], start["g"], start["h"]], lo, hi)
         fit = least_squares(
@@ -152,9 +152,10 @@ def best_twin(
         res[ok] = fit.fun
         b_mm, theta, g, h = fit.x
         twin = {"a": a, "b": b_mm * 1e-3, "theta": theta, "g": g, "h": h}
-        if best is None or rms(res) < rms(best[1]):
-            best = (twin, res)
-        if rms(res) <= SECOND_START_DB:
+        misfit = rms(res)
+        if best is None or misfit < best[2]:
+            best = (twin, res, misfit)
+        if misfit <= SECOND_START_DB:
             break
     assert best is not None
     return best[0], best[1], runs
@@ -166,16 +167,16 @@ def rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(x**2)))
 
 
-def plot_contrast_errors(ev: Any, ds: xr.Dataset, path: Path) -> str:
-    """Draw the relative error in a of liquid-filled test targets against g and h (PNG at
-    ``path``), coloured by theta; return a line with their correlations, by theta range."""
+def plot_contrast_errors(ev: Any, ds: xr.Dataset, liquid: np.ndarray, path: Path) -> str:
+    """Draw the relative error in a of the ``liquid`` (mask over ``ev``'s targets) test
+    targets against g and h (PNG at ``path``), coloured by theta; return a line with their
+    correlations, by theta third."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     sub = ds.isel(target=ev.indices)
-    liquid = sub["kind"].values.astype(str) == "liquid"
     rel = 100.0 * (ev.pred["a"] / ev.truth["a"] - 1.0)
     theta = ev.truth["theta"]
     ratios = {
@@ -193,8 +194,8 @@ def plot_contrast_errors(ev: Any, ds: xr.Dataset, path: Path) -> str:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     parts = []
-    edges = (0.0, 30.0, 60.0, 90.0)
-    for (lo, hi), third in zip(zip(edges[:-1], edges[1:]), bin_masks(theta, edges), strict=True):
+    edges = zip(THETA_THIRDS[:-1], THETA_THIRDS[1:])
+    for (lo, hi), third in zip(edges, bin_masks(theta, THETA_THIRDS), strict=True):
         sel = liquid & third & np.isfinite(rel)
         g, h = (np.corrcoef(x[sel], rel[sel])[0, 1] for x in ratios.values())
         parts.append(f"theta {lo:g}-{hi:g} deg ({int(sel.sum())}): g {g:.2f}, h {h:.2f}")
@@ -320,9 +321,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     ev = evaluate_model(model, ds, label=args.model.stem)
     sim = get_simulator("prolate-spheroid")
     space = LiquidSpace.table1()
-    if args.figure:
-        print(plot_contrast_errors(ev, ds, args.figure))
     liquid = np.asarray(ev.truth["kind"]) == KINDS.index("liquid")
+    if args.figure:
+        print(plot_contrast_errors(ev, ds, liquid, args.figure))
     err = np.abs(ev.pred["a"] - ev.truth["a"])
     ranked = np.argsort(np.where(liquid & np.isfinite(err), err, -1.0))[::-1]
     worst = ranked[: max(args.n, args.profile)]
@@ -350,7 +351,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "",
             *RATIO_HEADER,
         ]
-        for third in bin_masks(ev.truth["theta"], (0.0, 30.0, 60.0, 90.0)):
+        for third in bin_masks(ev.truth["theta"], THETA_THIRDS):
             pool = np.flatnonzero(liquid & third)
             for j in rng.choice(pool, size=min(args.sample, pool.size), replace=False):
                 lines += ratio_rows(ds, sim, space, int(ev.indices[j]), (args.ratio,), tic)

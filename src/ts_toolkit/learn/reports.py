@@ -114,6 +114,10 @@ def peak_bins(peaks: np.ndarray) -> list[tuple[int, int]]:
     return [(lo, hi - 1) for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
 
 
+#: Edges (deg) of the incident-angle thirds the outlier analysis groups targets by.
+THETA_THIRDS = (0, 30, 60, 90)
+
+
 def bin_masks(values: np.ndarray, edges: Sequence[float]) -> list[np.ndarray]:
     """One boolean mask per bin between consecutive ``edges``: half-open [lo, hi), the last
     one closed [lo, hi] so that the top edge belongs to a bin."""
@@ -173,10 +177,9 @@ def outlier_report(res: Evaluation, n: int) -> str:
     groups: list[tuple[str, np.ndarray]] = [
         (f"kind = {k}", t["kind"] == i) for i, k in enumerate(KINDS)
     ]
-    theta_edges = (0, 30, 60, 90)
-    for j, sel in enumerate(bin_masks(t["theta"], theta_edges)):
-        close = "]" if j == 2 else ")"
-        groups.append((f"θ in [{theta_edges[j]}, {theta_edges[j + 1]}{close} deg", sel))
+    for j, sel in enumerate(bin_masks(t["theta"], THETA_THIRDS)):
+        close = "]" if j == len(THETA_THIRDS) - 2 else ")"
+        groups.append((f"θ in [{THETA_THIRDS[j]}, {THETA_THIRDS[j + 1]}{close} deg", sel))
     for key, label, scale, unit in (("Req", "Req", 1e3, " mm"), ("alpha", "α", 1.0, "")):
         edges = np.quantile(t[key], [0, 1 / 3, 2 / 3, 1])
         for j, sel in enumerate(bin_masks(t[key], edges)):
