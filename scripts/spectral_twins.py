@@ -19,12 +19,7 @@ Usage::
 The worst targets are the ambiguous ones by selection; ``--sample K --ratio R`` gives the
 unselected picture: K random liquid-filled test targets per third of theta (0-30, 30-60,
 60-90 deg), each with its best twin at R x its true a. ``--figure F`` draws the model's
-relative error in a against g and h for all liquid-filled test targets. ``--sensitivity K``
-asks how finely a learner must read the spectra: for K random liquid-filled test targets it
-measures how far each spectrum moves (dB RMS) per 1 % change in a, alone and with b, theta,
-g and h making up for it to first order (10 spectra per target), sets that against the
-model's errors in a, and turns both into a spectral resolution (linearised: a learner that
-tells spectra apart down to eps dB RMS misses a by eps / sensitivity).
+relative error in a against g and h for all liquid-filled test targets.
 """
 
 from __future__ import annotations
@@ -51,12 +46,6 @@ from ts_toolkit.plugins import get_simulator
 SECOND_START_DB = 0.5
 #: Valley of the misfit along a: twin a / true a.
 VALLEY_RATIOS = (0.7, 0.8, 0.9, 0.95, 1.05, 1.1)
-#: Central-difference steps of :func:`a_sensitivity`: ln a, ln b, theta (deg), g, h.
-SENSITIVITY_STEPS = (1e-3, 1e-3, 0.02, 2e-4, 2e-4)
-#: Made-up sensitivity (dB RMS per 1 % of a) below which sensitivity_summary counts a target.
-NEAR_TWIN_DB = 0.01
-#: R² of a for which :func:`sensitivity_lines` reports the resolution needed.
-R2_GOALS = (0.991, 0.995, 0.997)
 
 
 @dataclass(frozen=True)
@@ -170,54 +159,6 @@ def best_twin(
             break
     assert best is not None
     return best[0], best[1], runs
-
-
-def a_sensitivity(
-    sim: Any, freq: np.ndarray, truth: dict[str, float], a: float, water: dict[str, float]
-) -> tuple[float, float]:
-    """How far the TS spectrum of a liquid spheroid moves when its semi-major axis changes,
-    in dB RMS over ``freq`` (Hz) per unit change in ln a (divide by 100 for 1 % of a).
-
-    Returns (alone, compensated): with b, theta, g and h held fixed, and after they change
-    to first order so as to make up for it (the RMS of the part of dTS/d ln a that no
-    combination of dTS/d ln b, dTS/d theta, dTS/dg and dTS/dh explains; bounds of the
-    space are ignored). Derivatives by central differences with :data:`SENSITIVITY_STEPS`
-    (one-sided in theta at 0 and 90 deg; 10 spectra). ``truth``: b (m), theta (deg), g, h; ``a`` in m; ``water``: rho_w, c_w.
-    """
-    p = np.array([np.log(a), np.log(truth["b"]), truth["theta"], truth["g"], truth["h"]])
-
-    def spectrum(q: np.ndarray) -> np.ndarray:
-        return sim.ts(freq, a=np.exp(q[0]), b=np.exp(q[1]), theta=q[2],
-                      rho_s=q[3] * water["rho_w"], c_s=q[4] * water["c_w"], **water)  # fmt: skip
-
-    jac = np.empty((np.size(freq), p.size))
-    for k, step in enumerate(SENSITIVITY_STEPS):
-        hi, lo = p.copy(), p.copy()
-        hi[k] += step
-        lo[k] -= step
-        hi[2], lo[2] = min(hi[2], 90.0), max(lo[2], 0.0)  # one-sided at 0 and 90 deg
-        jac[:, k] = (spectrum(hi) - spectrum(lo)) / (hi[k] - lo[k])
-    jac = jac[np.all(np.isfinite(jac), axis=1)]
-    others = jac[:, 1:]
-    coef = np.linalg.lstsq(others, jac[:, 0], rcond=None)[0]
-    return rms(jac[:, 0]), rms(jac[:, 0] - others @ coef)
-
-
-def resolution_for_r2(
-    a: np.ndarray, sens: np.ndarray, scale: float, sse_rest: float, sst: float, r2: float
-) -> float:
-    """The spectral resolution (dB RMS) a learner needs to reach R² ``r2`` on a.
-
-    Linearised: a learner that tells spectra apart down to eps dB RMS misses target i's a
-    by eps / sens[i] in ln a, so the sample's squared error is eps² Σ (a_i / sens_i)²;
-    ``scale`` takes the sample to all liquid targets, ``sse_rest`` (m²) is the error on the
-    others (gas) and ``sst`` (m²) the total sum of squares of a. NaN when ``sse_rest``
-    alone already exceeds what ``r2`` allows.
-    """
-    budget = (1.0 - r2) * sst - sse_rest
-    if budget <= 0:
-        return float("nan")
-    return float(np.sqrt(budget / (scale * np.sum((a / sens) ** 2))))
 
 
 def rms(x: np.ndarray) -> float:
@@ -352,82 +293,6 @@ def ratio_rows(
     return lines
 
 
-def sensitivity_lines(
-    ev: Any, ds: xr.Dataset, sim: Any, liquid: np.ndarray, n: int, seed: int, tic: float
-) -> list[str]:
-    """:func:`a_sensitivity` of ``n`` random ``liquid`` (mask over ``ev``'s targets)
-    evaluation targets (seeded draw), summarised by :func:`sensitivity_summary`."""
-    freq = ds["frequency"].values
-    chosen = np.random.default_rng(seed).permutation(np.flatnonzero(liquid))[:n]
-    alone, made_up = np.empty(chosen.size), np.empty(chosen.size)
-    for k, j in enumerate(chosen):
-        t, _, water, truth = target_of(ds, int(ev.indices[j]))
-        alone[k], made_up[k] = a_sensitivity(sim, freq, truth, float(t["a"]), water)
-        if k % 50 == 0 or k == chosen.size - 1:
-            print(f"sensitivity {k + 1}/{chosen.size} ({time.perf_counter() - tic:.0f} s)",
-                  flush=True)  # fmt: skip
-    head = f"{chosen.size} random liquid-filled test targets (seed {seed})"
-    return sensitivity_summary(ev, liquid, chosen, alone, made_up, head)
-
-
-def sensitivity_summary(
-    ev: Any,
-    liquid: np.ndarray,
-    chosen: np.ndarray,
-    alone: np.ndarray,
-    made_up: np.ndarray,
-    head: str,
-) -> list[str]:
-    """Markdown lines: the sensitivity to a (dB RMS per unit ln a, :func:`a_sensitivity`)
-    of the ``chosen`` evaluation targets, alone and made up, by theta third, set against
-    the model's errors in a; and the spectral resolution (dB RMS) that the model's error
-    corresponds to and that R² :data:`R2_GOALS` would need (:func:`resolution_for_r2`,
-    the sample standing for all ``liquid`` targets)."""
-    from scipy.stats import spearmanr
-
-    a, theta = ev.truth["a"][chosen], ev.truth["theta"][chosen]
-    err = np.abs(np.log(ev.pred["a"][chosen] / a))
-    lines = [
-        f"{head}: dB RMS change of the spectrum per 1 % change in a, alone and with b, "
-        "theta, g, h making up for it to first order; the model's error in a and that error "
-        "times the made-up sensitivity:",
-        "",
-        "| theta (deg) | targets | alone, median | made up, median | made up, 10th pct "
-        f"| share made up below {NEAR_TWIN_DB:g} dB | model abs error in a, median "
-        "| times made-up sensitivity, median (dB) |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    edges = zip(THETA_THIRDS[:-1], THETA_THIRDS[1:])
-    for (lo, hi), sel in zip(edges, bin_masks(theta, THETA_THIRDS), strict=True):
-        if not sel.any():
-            continue
-        lines.append(
-            f"| {lo:g}-{hi:g} | {int(sel.sum())} | {np.median(alone[sel]) / 100:.3f} "
-            f"| {np.median(made_up[sel]) / 100:.4f} "
-            f"| {np.percentile(made_up[sel], 10) / 100:.4f} "
-            f"| {100 * np.mean(made_up[sel] / 100 < NEAR_TWIN_DB):.0f} % "
-            f"| {100 * np.median(err[sel]):.2f} % | {np.median(err[sel] * made_up[sel]):.3f} |"
-        )
-    rho = spearmanr(err, 1.0 / made_up).statistic
-    truth_a, pred_a = ev.truth["a"], ev.pred["a"]
-    sst = float(np.sum((truth_a - truth_a.mean()) ** 2))
-    sse_rest = float(np.sum((pred_a - truth_a)[~liquid] ** 2))
-    scale = liquid.sum() / chosen.size
-    model_eps = np.sqrt(np.sum((pred_a[chosen] - a) ** 2) / np.sum((a / made_up) ** 2))
-    goals = ", ".join(
-        f"R² {r2:g}: {1e3 * resolution_for_r2(a, made_up, scale, sse_rest, sst, r2):.0f} mdB"
-        for r2 in R2_GOALS
-    )
-    return lines + [
-        "",
-        f"Spearman correlation of the model's abs error in ln a with 1 / made-up sensitivity: "
-        f"{rho:.2f}. Linearised, the model's error on these targets is that of a learner "
-        f"that tells spectra apart down to {1e3 * model_eps:.0f} mdB RMS; for R² of a on "
-        f"the whole test split (the other targets at the model's own error) a learner "
-        f"needs: {goals}.",
-    ]
-
-
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Command-line options (counts must be >= 0 and the ratio > 0)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -437,14 +302,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--profile", type=int, default=1, help="worst targets to trace a's valley")
     ap.add_argument("--sample", type=int, default=0, help="random liquid targets per theta third")
     ap.add_argument("--ratio", type=float, default=0.8, help="twin a / true a for --sample")
-    ap.add_argument(
-        "--sensitivity", type=int, default=0, help="random liquid targets for a's sensitivity"
-    )
-    ap.add_argument("--seed", type=int, default=0, help="seed of the random draws")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the --sample draw")
     ap.add_argument("--out", type=Path, help="write the Markdown tables here too")
     ap.add_argument("--figure", type=Path, help="draw a's error against g and h (PNG)")
     args = ap.parse_args(argv)
-    for name in ("n", "profile", "sample", "sensitivity"):
+    for name in ("n", "profile", "sample"):
         if getattr(args, name) < 0:
             ap.error(f"--{name} must be >= 0, got {getattr(args, name)}")
     if not args.ratio > 0:
@@ -494,8 +356,6 @@ def main(argv: Sequence[str] | None = None) -> None:
             for j in rng.choice(pool, size=min(args.sample, pool.size), replace=False):
                 lines += ratio_rows(ds, sim, space, int(ev.indices[j]), (args.ratio,), tic)
         lines.append("")
-    if args.sensitivity:
-        lines += [*sensitivity_lines(ev, ds, sim, liquid, args.sensitivity, args.seed, tic), ""]
     text = "\n".join(lines)
     if args.out:
         args.out.write_text(text)

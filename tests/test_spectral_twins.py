@@ -104,9 +104,6 @@ def test_negative_counts_are_refused(twins, capsys):
     with pytest.raises(SystemExit):
         twins.parse_args(["d.nc", "m.tsm", "--n", "-1"])
     assert "--n must be >= 0, got -1" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        twins.parse_args(["d.nc", "m.tsm", "--sensitivity", "-2"])
-    assert "--sensitivity must be >= 0, got -2" in capsys.readouterr().err
 
 
 def test_twin_cells_fill_the_table_columns_or_say_why_not(twins):
@@ -121,56 +118,3 @@ def test_twin_cells_fill_the_table_columns_or_say_why_not(twins):
     refused = twins.twin_cells(sim, FREQ, ts, 5e-3, [truth], WATER, space)
     assert len(refused.split("|")) == n_columns
     assert refused.startswith("no Table I liquid spheroid has a = 5.0 mm")
-
-
-def test_a_sensitivity_at_broadside_is_the_volume_term_and_mostly_made_up(twins):
-    """At broadside the weak-scattering form factor depends on b only, so TS moves with
-    20 log10(a b²): 20 / ln 10 = 8.69 dB per unit ln a; b, theta, g, h make up nearly all
-    of it, far more than near end-on incidence (theta 90 deg is one-sided in theta)."""
-    sim = get_simulator("prolate-spheroid")
-    sens = {
-        theta: twins.a_sensitivity(
-            sim, FREQ, {"b": 5e-3, "theta": theta, "g": 1.03, "h": 1.045}, A, WATER
-        )  # fmt: skip
-        for theta in (10.0, 90.0)
-    }
-    alone, made_up = sens[90.0]
-    assert alone == pytest.approx(20.0 / np.log(10.0), rel=0.02)
-    assert made_up < 0.02 * alone
-    assert made_up < 0.1 * sens[10.0][1]
-    assert all(m <= a for a, m in sens.values())
-
-
-def test_resolution_for_r2_gives_back_the_r2(twins):
-    a = np.array([0.02, 0.05, 0.07])
-    sens = np.array([10.0, 2.0, 0.5])  # dB per unit ln a
-    sst, sse_rest, scale = 1e-2, 2e-6, 4.0
-    eps = twins.resolution_for_r2(a, sens, scale, sse_rest, sst, 0.997)
-    sse = scale * np.sum((a * eps / sens) ** 2) + sse_rest
-    assert 1.0 - sse / sst == pytest.approx(0.997)
-    assert np.isnan(twins.resolution_for_r2(a, sens, scale, 1e-4, sst, 0.997))
-
-
-def test_sensitivity_summary_reads_the_models_errors_as_a_resolution(twins):
-    """A model whose error in ln a is 0.003 dB / made-up sensitivity on every target is a
-    learner that tells spectra apart down to 3 mdB; its errors rank as 1 / sensitivity."""
-    from types import SimpleNamespace
-
-    a = np.array([0.02, 0.03, 0.05, 0.07, 0.004, 0.006])
-    theta = np.array([10.0, 40.0, 70.0, 85.0, 20.0, 50.0])
-    made_up = np.array([12.0, 6.0, 2.0, 0.5, 9.0, 3.0])  # dB per unit ln a
-    liquid = np.array([True, True, True, True, False, False])
-    pred = a * np.exp(np.where(liquid, 0.003 / made_up, 0.01))
-    ev = SimpleNamespace(truth={"a": a, "theta": theta}, pred={"a": pred})
-    chosen = np.flatnonzero(liquid)
-    lines = twins.sensitivity_summary(
-        ev, liquid, chosen, 50.0 * made_up[chosen], made_up[chosen], "four targets"
-    )
-    rows = [line for line in lines if line.startswith("| ") and line[2].isdigit()]
-    assert [r.split("|")[1].strip() for r in rows] == ["0-30", "30-60", "60-90"]
-    assert rows[2].split("|")[2].strip() == "2"  # theta 70 and 85 deg
-    assert all(r.endswith("| 0.003 |") for r in rows)  # error x sensitivity, dB
-    assert [r.split("|")[6].strip() for r in rows] == ["0 %", "0 %", "50 %"]  # < 0.01 dB
-    assert "Spearman correlation of the model's abs error in ln a with 1 / made-up " \
-        "sensitivity: 1.00" in lines[-1]  # fmt: skip
-    assert "tells spectra apart down to 3 mdB RMS" in lines[-1]
