@@ -177,6 +177,16 @@ def test_training_is_seeded():
     assert not np.array_equal(a, c)
 
 
+def test_history_logs_the_rate_each_epoch_starts_with():
+    ds = synthetic_spectra(120, 16)
+    opts = {**FAST, "epochs": 4, "t0_epochs": 2, "t_mult": 1, "lr": 1e-3}
+    lrs = [h["lr"] for h in train_model(ds, "cnn", seed=4, **opts).training["history"]]
+    # one cosine cycle per two epochs: each cycle starts at the full rate, its second epoch at
+    # about half of it (mid-cycle), never at the rate left after the last step of the cycle
+    assert lrs[0] == pytest.approx(1e-3) and lrs[2] == pytest.approx(1e-3)
+    assert 0.3e-3 < lrs[1] < 0.7e-3 and 0.3e-3 < lrs[3] < 0.7e-3
+
+
 def test_nan_frequencies_are_masked():
     from ts_toolkit_plugins.cnn.training import stack_inputs
 

@@ -129,6 +129,7 @@ def train_network(
     with bar:
         for epoch in range(1, cfg.epochs + 1):
             net.train()
+            epoch_lr = float(opt.param_groups[0]["lr"])  # the rate of the epoch's first step
             perm = torch.from_numpy(rng.permutation(n))
             total, count = 0.0, 0
             for start in range(0, n, cfg.batch_size):
@@ -157,7 +158,7 @@ def train_network(
             record = {
                 "epoch": epoch,
                 "loss": total / max(count, 1),
-                "lr": float(opt.param_groups[0]["lr"]),
+                "lr": epoch_lr,
             }
             if validation is not None and val_inputs is not None and len(validation):
                 proba, z = predict_network(net, val_inputs, device)
