@@ -288,3 +288,56 @@ def test_training_stops_at_its_time_budget_and_keeps_the_model(tmp_path):
     assert full.training["epochs_run"] == 4 and full.training["stopped"] == "all 4 epochs"
     with pytest.raises(TsToolkitError, match="max_minutes must be"):
         train_model(ds, "cnn", seed=0, max_minutes=-1, **opts)
+
+
+def _interrupt_at_loss_call(monkeypatch, call: int, interrupt) -> None:
+    """Make the ``call``-th evaluation of the training loss run ``interrupt()`` first."""
+    from ts_toolkit_plugins.cnn import training
+
+    real, calls = training.hybrid_loss, [0]
+
+    def loss(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] == call:
+            interrupt()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(training, "hybrid_loss", loss)
+
+
+def _ctrl_c() -> None:
+    raise KeyboardInterrupt
+
+
+def _sigterm() -> None:
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+@pytest.mark.parametrize("interrupt", [_ctrl_c, _sigterm], ids=["ctrl-c", "sigterm"])
+def test_an_interrupt_keeps_the_best_epoch_so_far(monkeypatch, tmp_path, interrupt):
+    import signal
+
+    ds = synthetic_spectra(120, 16)  # 96 training spectra: 3 batches of 32 per epoch
+    opts = {**FAST, "epochs": 6}  # the schedule depends on t0_epochs, not on epochs
+    two = train_model(ds, "cnn", seed=0, **{**opts, "epochs": 2})
+    handler = signal.getsignal(signal.SIGTERM)
+    _interrupt_at_loss_call(monkeypatch, 8, interrupt)  # the second batch of epoch 3
+    cut = train_model(ds, "cnn", seed=0, **opts)
+    assert signal.getsignal(signal.SIGTERM) == handler  # restored after training
+    assert cut.training["stopped"] == "interrupted in epoch 3"
+    assert cut.training["epochs_run"] == 2
+    assert cut.training["best_epoch"] == two.training["best_epoch"]
+    # the weights kept are those of the best of the two finished epochs
+    np.testing.assert_array_equal(cut.predict(ds)["a"].values, two.predict(ds)["a"].values)
+    cut.save(tmp_path / "cut.tsm")
+    loaded = load_model(tmp_path / "cut.tsm")
+    np.testing.assert_array_equal(loaded.predict(ds)["a"].values, two.predict(ds)["a"].values)
+
+
+def test_an_interrupt_in_the_first_epoch_goes_through(monkeypatch):
+    _interrupt_at_loss_call(monkeypatch, 2, _ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        train_model(synthetic_spectra(120, 16), "cnn", seed=0, **{**FAST, "epochs": 3})

@@ -231,3 +231,36 @@ def test_models_with_different_splits_are_flagged(workdir):
     assert r.returncode == 0, r.stderr
     assert "different test splits" in " ".join(r.stdout.split())
     assert "| metric | knn | knn4 |" in (out / "comparison.md").read_text()
+
+
+def test_sigterm_stops_cnn_training_and_saves_the_best_model(tmp_path):
+    """`kill` (or `timeout`, or a batch scheduler) on a long run keeps what was learned."""
+    import os
+    import signal
+    import time
+
+    write_spectra(synthetic_spectra(200, 16), tmp_path / "data.nc")
+    log = tmp_path / "train.log"
+    cmd = [sys.executable, "-m", "ts_toolkit", "train", str(tmp_path / "data.nc"), "-m", "cnn"]
+    cmd += ["-o", str(tmp_path / "cnn.tsm"), "--epochs", "500", "--threads", "1"]
+    cmd += ["--batch-size", "32", "--set", "width=8"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+        try:
+            deadline = time.monotonic() + 240
+            while "epoch 2/500" not in log.read_text() and proc.poll() is None:
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+            proc.send_signal(signal.SIGTERM)
+            rc = proc.wait(timeout=120)
+        finally:
+            proc.kill()
+    text = log.read_text()
+    assert rc == 0, text
+    assert "stopped: interrupted in epoch" in text and "wrote" in text
+    from ts_toolkit.modelfile import load_model
+
+    model = load_model(tmp_path / "cnn.tsm")
+    assert model.training["stopped"].startswith("interrupted in epoch")
+    assert 2 <= model.training["epochs_run"] < 500

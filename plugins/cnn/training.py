@@ -7,13 +7,18 @@ composite score (mean of accuracy, R²θ, R²a, R²b); training stops after ``pa
 epochs without improvement, or before an epoch that would end past ``max_minutes`` of
 training at the mean pace of the epochs so far (a time budget, e.g. on a lent GPU machine
 whose commands are killed at a fixed limit: the best model is kept and saved, not lost).
+Ctrl-C or SIGTERM stops training the same way once an epoch has finished: the best epoch so
+far is kept (before that, the interrupt goes through and nothing is saved).
 """
 
 from __future__ import annotations
 
-import copy
 import math
+import signal
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,59 +131,69 @@ def train_network(
     stopped = f"all {cfg.epochs} epochs"
     t_start = time.perf_counter()
     bar = _Bar(cfg.epochs, progress)
-    with bar:
+
+    def train_epoch() -> float:
+        """One pass over the training set in shuffled mini-batches; the mean loss."""
+        net.train()
+        perm = torch.from_numpy(rng.permutation(n))
+        total, count = 0.0, 0
+        for start in range(0, n, cfg.batch_size):
+            idx = perm[start : start + cfg.batch_size]
+            if idx.numel() < 2:  # BatchNorm needs two samples
+                continue
+            xb = inputs[idx].clone()
+            m = xb[:, 1]
+            if cfg.noise_db > 0:
+                xb[:, 0] += torch.randn(xb[:, 0].shape, generator=gen) * db_scale * m
+            if cfg.input_noise > 0:
+                xb[:, 0] += torch.randn(xb[:, 0].shape, generator=gen) * cfg.input_noise * m
+            xb = xb.to(device)
+            logits, theta, size = net(xb)
+            loss = hybrid_loss(
+                logits, theta, size, kind[idx].to(device), y[idx].to(device), scale, cfg
+            )
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip > 0:
+                nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
+            opt.step()
+            sched.step()
+            total += float(loss.detach()) * idx.numel()
+            count += idx.numel()
+        return total / max(count, 1)
+
+    with bar, _sigterm_as_interrupt():
         for epoch in range(1, cfg.epochs + 1):
-            net.train()
-            epoch_lr = float(opt.param_groups[0]["lr"])  # the rate of the epoch's first step
-            perm = torch.from_numpy(rng.permutation(n))
-            total, count = 0.0, 0
-            for start in range(0, n, cfg.batch_size):
-                idx = perm[start : start + cfg.batch_size]
-                if idx.numel() < 2:  # BatchNorm needs two samples
-                    continue
-                xb = inputs[idx].clone()
-                m = xb[:, 1]
-                if cfg.noise_db > 0:
-                    xb[:, 0] += torch.randn(xb[:, 0].shape, generator=gen) * db_scale * m
-                if cfg.input_noise > 0:
-                    xb[:, 0] += torch.randn(xb[:, 0].shape, generator=gen) * cfg.input_noise * m
-                xb = xb.to(device)
-                logits, theta, size = net(xb)
-                loss = hybrid_loss(
-                    logits, theta, size, kind[idx].to(device), y[idx].to(device), scale, cfg
-                )
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.grad_clip > 0:
-                    nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
-                opt.step()
-                sched.step()
-                total += float(loss.detach()) * idx.numel()
-                count += idx.numel()
-            record = {
-                "epoch": epoch,
-                "loss": total / max(count, 1),
-                "lr": epoch_lr,
-            }
-            if validation is not None and val_inputs is not None and len(validation):
-                proba, z = predict_network(net, val_inputs, device)
-                metrics = metrics_from_arrays(
-                    validation.kind,
-                    targets.inverse(validation.y, clip=False),
-                    proba,
-                    targets.inverse(z),
-                )
-                record["val_composite"] = metrics["composite"]
-                score = metrics["composite"]
-            else:
-                score = -record["loss"]
-            history.append(record)
-            if score > best_score:
-                best_score, best_epoch = score, epoch
-                best_state = copy.deepcopy(
-                    {k: v.detach().cpu() for k, v in net.state_dict().items()}
-                )
-            bar.update(epoch, record, best_score)
+            try:
+                epoch_lr = float(opt.param_groups[0]["lr"])  # the rate of the epoch's first step
+                record: dict[str, float] = {
+                    "epoch": epoch,
+                    "loss": train_epoch(),
+                    "lr": epoch_lr,
+                }
+                if validation is not None and val_inputs is not None and len(validation):
+                    proba, z = predict_network(net, val_inputs, device)
+                    metrics = metrics_from_arrays(
+                        validation.kind,
+                        targets.inverse(validation.y, clip=False),
+                        proba,
+                        targets.inverse(z),
+                    )
+                    record["val_composite"] = metrics["composite"]
+                    score = metrics["composite"]
+                else:
+                    score = -record["loss"]
+                history.append(record)
+                if score > best_score:
+                    # copy first, then set all three, so an interrupt leaves them consistent
+                    state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+                    best_score, best_epoch, best_state = score, epoch, state
+                bar.update(epoch, record, best_score)
+            except KeyboardInterrupt:  # Ctrl-C, or SIGTERM: keep the best epoch so far
+                if best_state is None:  # not one epoch finished: nothing worth keeping
+                    raise
+                stopped = f"interrupted in epoch {epoch}"
+                break
             if epoch - best_epoch >= cfg.patience:
                 stopped = f"early stopping ({cfg.patience} epochs without a better score)"
                 break
@@ -205,6 +220,25 @@ def out_of_time(elapsed_s: float, epochs_done: int, max_minutes: float) -> bool:
     if max_minutes <= 0 or epochs_done < 1:
         return False
     return elapsed_s + elapsed_s / epochs_done > 60.0 * max_minutes
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """While training, make SIGTERM (``kill``, ``timeout``, a batch scheduler's stop) raise
+    KeyboardInterrupt, so that it stops training as Ctrl-C does and the best model so far is
+    kept. Signal handlers can only be set in the main thread; elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class _Bar:

@@ -104,6 +104,11 @@ def train_command(
     with nullcontext() if own_bar else console.status(f"training {model}"):
         learner = train_model(ds, model, seed=seed, **options)
     learner.save(out_path)
+    if "stopped" in learner.training:  # learners with epochs say why they stopped
+        console.print(
+            f"stopped: {learner.training['stopped']}; kept epoch "
+            f"{learner.training.get('best_epoch')} of {learner.training.get('epochs_run')}"
+        )
     split = learner.split
     assert split is not None
     val = evaluate_model(learner, ds, indices=split.validation)
