@@ -74,3 +74,16 @@ def test_help_everywhere():
         r = run_cli(*cmd, "--help")
         assert r.returncode == 0, (cmd, r.stderr)
         assert "Usage" in r.stdout
+
+
+def test_help_text_flows_as_paragraphs():
+    """A docstring's wrapped source lines are joined, not shown with their line breaks."""
+    r = run_cli("train", "--help")
+    assert r.returncode == 0, r.stderr
+    lines = [line.strip(" │") for line in r.stdout.splitlines()]
+    assert "the 10 % validation split" in " ".join(" ".join(lines).split())
+    assert "validation split." not in lines  # not a short line of its own
+    listing = " ".join(
+        " ".join(line.strip(" │") for line in run_cli("--help").stdout.splitlines()).split()
+    )
+    assert "predict Classify the single targets of an EK80 file with a trained model." in listing

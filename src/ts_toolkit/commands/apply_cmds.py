@@ -393,8 +393,10 @@ def predict_command(
     merge: Merge = True,
     use_swap: UseSwap = False,
 ) -> None:
-    """Detect single targets in an EK80 file, classify them with a trained model, print
-    and write the table (ping time, range, kind + probability, a, b, alpha, Req, theta)."""
+    """Classify the single targets of an EK80 file with a trained model.
+
+    Detects single targets, computes their TS(f), and prints and writes the table (ping time,
+    range, kind + probability, a, b, alpha, Req, theta)."""
     from ..apply import predict_spectra
     from ..modelfile import load_model
 

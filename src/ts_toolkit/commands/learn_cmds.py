@@ -71,8 +71,10 @@ def train_command(
         typer.Option("--set", help="Any other learner option, KEY=VALUE (repeatable)."),
     ] = None,
 ) -> None:
-    """Train a learner on the 80 % training split (seeded, stratified by kind), select it on
-    the 10 % validation split, and save it with its split and normalisation."""
+    """Train a learner and save it with its split and normalisation.
+
+    Trains on the 80 % training split (seeded, stratified by kind) and selects on the 10 %
+    validation split."""
     require_file(data)
     from ..learn.data import ts_array
     from ..learn.evaluation import evaluate_model
@@ -156,8 +158,10 @@ def evaluate_command(
     ] = 0.0,
     seed: Annotated[int, typer.Option(help="Seed of the added noise.")] = 0,
 ) -> None:
-    """Compare trained models on the held-out test split: print the table (R², accuracy,
-    composite, RMSE), write it as Markdown and CSV, and draw true-vs-predicted plots."""
+    """Compare trained models on the held-out test split.
+
+    Prints the table (R², accuracy, composite, RMSE), writes it as Markdown and CSV, and draws
+    true-vs-predicted plots."""
     require_file(data)
     for m in models:
         require_file(m)

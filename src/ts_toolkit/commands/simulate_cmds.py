@@ -117,8 +117,10 @@ def demo_command(
         "prolate-spheroid"
     ),
 ) -> None:
-    """The main job on built-in defaults: a synthetic EK80 survey with known targets, then
-    `predict` on it with the bundled model, compared with the truth."""
+    """The main job on built-in defaults: a synthetic survey, classified and checked.
+
+    Writes a synthetic EK80 survey with known targets, runs `predict` on it with the bundled
+    model and compares the result with the truth."""
     from rich import box
     from rich.progress import Progress
     from rich.table import Table
