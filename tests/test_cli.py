@@ -87,3 +87,39 @@ def test_help_text_flows_as_paragraphs():
         " ".join(line.strip(" │") for line in run_cli("--help").stdout.splitlines()).split()
     )
     assert "predict Classify the single targets of an EK80 file with a trained model." in listing
+
+
+def test_sigterm_is_handled_as_ctrl_c_only_where_it_has_its_default_action():
+    import signal
+
+    from ts_toolkit.signals import handle_interrupts
+
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        with handle_interrupts():
+            with pytest.raises(KeyboardInterrupt):
+                signal.raise_signal(signal.SIGTERM)
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # ignored by whoever started us: stays so
+        with handle_interrupts():
+            assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
+            signal.raise_signal(signal.SIGTERM)  # ignored, nothing raised
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def test_an_interrupt_lost_in_compiled_code_is_raised_at_the_next_check():
+    import signal
+
+    from ts_toolkit.signals import handle_interrupts, raise_pending_interrupt
+
+    with handle_interrupts():
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt:
+            pass  # discarded, as a callback from numba-compiled code does
+        with pytest.raises(KeyboardInterrupt):
+            raise_pending_interrupt()
+        raise_pending_interrupt()  # raised once: nothing pending now
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

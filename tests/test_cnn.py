@@ -320,21 +320,30 @@ def _sigterm() -> None:
 def test_an_interrupt_keeps_the_best_epoch_so_far(monkeypatch, tmp_path, interrupt):
     import signal
 
+    from ts_toolkit_plugins.cnn import training
+
     ds = synthetic_spectra(120, 16)  # 96 training spectra: 3 batches of 32 per epoch
     opts = {**FAST, "epochs": 6}  # the schedule depends on t0_epochs, not on epochs
-    two = train_model(ds, "cnn", seed=0, **{**opts, "epochs": 2})
+    one = train_model(ds, "cnn", seed=0, **{**opts, "epochs": 1})
+    # validation scores that fall epoch after epoch: the best epoch is the first, not the last
+    real, scores = training.metrics_from_arrays, iter([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
+    monkeypatch.setattr(
+        training, "metrics_from_arrays", lambda *a: {**real(*a), "composite": next(scores)}
+    )
     handler = signal.getsignal(signal.SIGTERM)
     _interrupt_at_loss_call(monkeypatch, 8, interrupt)  # the second batch of epoch 3
     cut = train_model(ds, "cnn", seed=0, **opts)
     assert signal.getsignal(signal.SIGTERM) == handler  # restored after training
     assert cut.training["stopped"] == "interrupted in epoch 3"
-    assert cut.training["epochs_run"] == 2
-    assert cut.training["best_epoch"] == two.training["best_epoch"]
-    # the weights kept are those of the best of the two finished epochs
-    np.testing.assert_array_equal(cut.predict(ds)["a"].values, two.predict(ds)["a"].values)
+    assert cut.training["epochs_run"] == 2 and cut.training["best_epoch"] == 1
+    assert [r["val_composite"] for r in cut.training["history"]] == [0.9, 0.8]
+    # the weights kept are those of epoch 1, not of the last finished epoch
+    expected = one.predict(ds)["a"].values
+    np.testing.assert_array_equal(cut.predict(ds)["a"].values, expected)
     cut.save(tmp_path / "cut.tsm")
-    loaded = load_model(tmp_path / "cut.tsm")
-    np.testing.assert_array_equal(loaded.predict(ds)["a"].values, two.predict(ds)["a"].values)
+    np.testing.assert_array_equal(
+        load_model(tmp_path / "cut.tsm").predict(ds)["a"].values, expected
+    )
 
 
 def test_an_interrupt_in_the_first_epoch_goes_through(monkeypatch):

@@ -243,7 +243,7 @@ def test_sigterm_stops_cnn_training_and_saves_the_best_model(tmp_path):
     log = tmp_path / "train.log"
     cmd = [sys.executable, "-m", "ts_toolkit", "train", str(tmp_path / "data.nc"), "-m", "cnn"]
     cmd += ["-o", str(tmp_path / "cnn.tsm"), "--epochs", "500", "--threads", "1"]
-    cmd += ["--batch-size", "32", "--set", "width=8"]
+    cmd += ["--batch-size", "32", "--set", "width=8", "--set", "patience=500"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)

@@ -268,3 +268,27 @@ def test_cli_failures_exit_2_with_one_line(tmp_path, monkeypatch, capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: completed with failures")
+
+
+def test_ctrl_c_stops_a_synchronous_run_of_the_compiled_model(tmp_path):
+    """Ctrl-C inside the numba-compiled spheroid solver used to be lost (the handler ran in a
+    callback from compiled code, which discarded the KeyboardInterrupt) and the run went on."""
+    out = tmp_path / "cut.nc"
+    cmd = [sys.executable, "-m", "ts_toolkit", "simulate", "--out", str(out), "--n", "400"]
+    cmd += ["--scheduler", "synchronous", "--chunk-size", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    parts = tmp_path / "cut.nc.parts"
+    deadline = time.time() + 240
+    while len(list(parts.glob("chunk-*.npz"))) < 2 and proc.poll() is None:
+        assert time.time() < deadline, "no chunk finished in time"
+        time.sleep(0.1)
+    t0 = time.time()
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 2, err
+    assert time.time() - t0 < 30
+    assert "interrupted; finished chunks are kept" in err
+    assert not out.exists() and len(list(parts.glob("chunk-*.npz"))) >= 2

@@ -14,11 +14,7 @@ far is kept (before that, the interrupt goes through and nothing is saved).
 from __future__ import annotations
 
 import math
-import signal
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +26,7 @@ from torch import nn
 from ts_toolkit.learn.data import LearnArrays
 from ts_toolkit.learn.metrics import metrics_from_arrays
 from ts_toolkit.learn.scaling import TargetScaler
+from ts_toolkit.signals import clear_pending_interrupt, handle_interrupts
 
 
 @dataclass
@@ -162,9 +159,9 @@ def train_network(
             count += idx.numel()
         return total / max(count, 1)
 
-    with bar, _sigterm_as_interrupt():
-        for epoch in range(1, cfg.epochs + 1):
-            try:
+    with bar, handle_interrupts():
+        try:
+            for epoch in range(1, cfg.epochs + 1):
                 epoch_lr = float(opt.param_groups[0]["lr"])  # the rate of the epoch's first step
                 record: dict[str, float] = {
                     "epoch": epoch,
@@ -183,24 +180,25 @@ def train_network(
                     score = metrics["composite"]
                 else:
                     score = -record["loss"]
+                # copy the state first (slow on a GPU), then record the epoch and, if it is the
+                # best, keep it, back to back: an interrupt leaves history and best consistent
+                state = _state_copy(net) if score > best_score else None
                 history.append(record)
-                if score > best_score:
-                    # copy first, then set all three, so an interrupt leaves them consistent
-                    state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+                if state is not None:
                     best_score, best_epoch, best_state = score, epoch, state
                 bar.update(epoch, record, best_score)
-            except KeyboardInterrupt:  # Ctrl-C, or SIGTERM: keep the best epoch so far
-                if best_state is None:  # not one epoch finished: nothing worth keeping
-                    raise
-                stopped = f"interrupted in epoch {epoch}"
-                break
-            if epoch - best_epoch >= cfg.patience:
-                stopped = f"early stopping ({cfg.patience} epochs without a better score)"
-                break
-            elapsed = time.perf_counter() - t_start
-            if epoch < cfg.epochs and out_of_time(elapsed, epoch, cfg.max_minutes):
-                stopped = f"time limit ({cfg.max_minutes:g} min)"
-                break
+                if epoch - best_epoch >= cfg.patience:
+                    stopped = f"early stopping ({cfg.patience} epochs without a better score)"
+                    break
+                elapsed = time.perf_counter() - t_start
+                if epoch < cfg.epochs and out_of_time(elapsed, epoch, cfg.max_minutes):
+                    stopped = f"time limit ({cfg.max_minutes:g} min)"
+                    break
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM: keep the best finished epoch
+            if best_state is None:  # not one epoch finished: nothing worth keeping
+                raise
+            clear_pending_interrupt()  # handled here
+            stopped = f"interrupted in epoch {len(history) + 1}"
     if best_state is not None:
         net.load_state_dict(best_state)
     return {
@@ -214,31 +212,17 @@ def train_network(
     }
 
 
+def _state_copy(net: nn.Module) -> dict[str, torch.Tensor]:
+    """A copy of the network's weights and buffers on the CPU (not views of the live ones)."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in net.state_dict().items()}
+
+
 def out_of_time(elapsed_s: float, epochs_done: int, max_minutes: float) -> bool:
     """Whether one more epoch, at the mean pace so far, would end past ``max_minutes``
     (0 or less: no limit)."""
     if max_minutes <= 0 or epochs_done < 1:
         return False
     return elapsed_s + elapsed_s / epochs_done > 60.0 * max_minutes
-
-
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """While training, make SIGTERM (``kill``, ``timeout``, a batch scheduler's stop) raise
-    KeyboardInterrupt, so that it stops training as Ctrl-C does and the best model so far is
-    kept. Signal handlers can only be set in the main thread; elsewhere this does nothing."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 class _Bar:

@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from ts_toolkit.errors import InvalidParameterError
 from ts_toolkit.interfaces import ParameterSpec, broadcast_parameters, check_frequency
+from ts_toolkit.signals import raise_pending_interrupt
 
 BOUNDARIES = {"fluid": 0, "rigid": 1, "pressure-release": 2}
 
@@ -107,6 +108,7 @@ class ProlateSpheroid:
         n_t = a.shape[0]
         out = np.empty((n_t, freq.shape[0]))
         for t in range(n_t):
+            raise_pending_interrupt()  # a Ctrl-C lost inside the compiled solver
             fbs, ok = backscatter_amplitude(
                 freq,
                 float(a[t]),

@@ -18,6 +18,7 @@ from rich.console import Console
 
 from . import __version__
 from .errors import InputFileError, TsToolkitError
+from .signals import handle_interrupts
 
 app = typer.Typer(
     name="ts-toolkit",
@@ -106,10 +107,14 @@ def _register_commands() -> None:
 
 
 def main() -> None:
-    """Console-script entry point: run the app, turning user errors into one line."""
+    """Console-script entry point: run the app, turning user errors into one line.
+
+    SIGTERM stops a command as Ctrl-C does, so long work keeps what it finished.
+    """
     try:
         _register_commands()
-        app()
+        with handle_interrupts():
+            app()
     except TsToolkitError as exc:
         message = " ".join(str(exc).split())
         err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)

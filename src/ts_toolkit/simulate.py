@@ -27,6 +27,7 @@ import numpy as np
 from .errors import InvalidParameterError, TsToolkitError
 from .parameters import ParameterSpace, sample_parameters
 from .plugins import get_simulator
+from .signals import raise_pending_interrupt
 from .spectra import make_spectra, now_iso, write_spectra
 
 PER_TARGET = ("kind", "Req", "alpha", "a", "b", "theta", "rho_s", "c_s", "rho_w", "c_w")
@@ -154,10 +155,14 @@ def _run_synchronous(
         error = None
         for _attempt in range(2):  # one retry
             try:
-                yield index, s, run(index, s), None
-                break
+                result = run(index, s)
             except Exception as exc:  # a simulator bug must not stop the other chunks
+                raise_pending_interrupt()  # unless it is a Ctrl-C that compiled code mangled
                 error = "".join(traceback.format_exception_only(exc)).strip()
+                continue
+            raise_pending_interrupt()  # a Ctrl-C that compiled code swallowed: stop here
+            yield index, s, result, None
+            break
         else:
             yield index, s, None, error
 

@@ -106,6 +106,7 @@ def train_command(
     with nullcontext() if own_bar else console.status(f"training {model}"):
         learner = train_model(ds, model, seed=seed, **options)
     learner.save(out_path)
+    console.print(f"wrote {out_path}")
     if "stopped" in learner.training:  # learners with epochs say why they stopped
         console.print(
             f"stopped: {learner.training['stopped']}; kept epoch "
@@ -123,7 +124,6 @@ def train_command(
         f"split train/validation/test = {split.train.size}/{split.validation.size}/"
         f"{split.test.size}; fit {learner.training['fit_seconds']:.1f} s"
     )
-    console.print(f"wrote {out_path}")
 
 
 def _labels(paths: list[Path]) -> list[str]:

@@ -1,0 +1,69 @@
+"""Ctrl-C and SIGTERM as KeyboardInterrupt, delivered even through compiled code.
+
+Long work stopped by Ctrl-C, ``kill``, ``timeout`` or a batch scheduler should keep what it
+finished (CNN training saves its best epoch, ``simulate`` keeps its chunks) instead of dying
+mid-way. Two things stand in the way: SIGTERM kills Python outright, and a KeyboardInterrupt
+raised while numba-compiled code runs (the spheroid model) can be lost, because the signal
+handler then runs inside a callback from compiled code, which discards the exception. Inside
+:func:`handle_interrupts`, both signals raise KeyboardInterrupt and are also recorded, and
+:func:`raise_pending_interrupt`, called between units of work, raises one that was lost.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+_pending = threading.Event()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    _pending.set()
+    raise KeyboardInterrupt
+
+
+def raise_pending_interrupt() -> None:
+    """Raise KeyboardInterrupt if Ctrl-C or SIGTERM arrived inside :func:`handle_interrupts`
+    (call it between units of work: the exception may have been lost in compiled code)."""
+    if _pending.is_set():
+        _pending.clear()
+        raise KeyboardInterrupt
+
+
+def clear_pending_interrupt() -> None:
+    """Forget a recorded interrupt (call it where a KeyboardInterrupt has been handled)."""
+    _pending.clear()
+
+
+@contextmanager
+def handle_interrupts() -> Iterator[None]:
+    """While inside, SIGINT (Ctrl-C) and SIGTERM raise KeyboardInterrupt and are recorded.
+
+    A signal is taken over only where it has its default handling (SIGTERM: the default
+    action; SIGINT: Python's KeyboardInterrupt) or is already handled this way: a handler that
+    someone else set, a signal ignored by the parent process, or a handler installed outside
+    Python is left alone. Handlers can only be set in the main thread; elsewhere this does
+    nothing. The previous handlers are restored, and the record cleared, on exit.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    defaults = {signal.SIGTERM: signal.SIG_DFL, signal.SIGINT: signal.default_int_handler}
+    previous = {}
+    for sig, default in defaults.items():
+        current = signal.getsignal(sig)
+        if current is default or current is _interrupt:
+            previous[sig] = current
+            signal.signal(sig, _interrupt)
+    outermost = not any(p is _interrupt for p in previous.values())
+    if outermost:
+        _pending.clear()
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if outermost:
+            _pending.clear()
