@@ -111,15 +111,33 @@ def test_sigterm_is_handled_as_ctrl_c_only_where_it_has_its_default_action():
 
 def test_an_interrupt_lost_in_compiled_code_is_raised_at_the_next_check():
     import signal
+    import threading
 
     from ts_toolkit.signals import handle_interrupts, raise_pending_interrupt
 
-    with handle_interrupts():
-        try:
-            signal.raise_signal(signal.SIGINT)
-        except KeyboardInterrupt:
-            pass  # discarded, as a callback from numba-compiled code does
-        with pytest.raises(KeyboardInterrupt):
-            raise_pending_interrupt()
-        raise_pending_interrupt()  # raised once: nothing pending now
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    before = signal.getsignal(signal.SIGINT)
+    try:  # as in a terminal, even where this test runs with SIGINT ignored (a background job)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        with handle_interrupts():
+            try:
+                signal.raise_signal(signal.SIGINT)
+            except KeyboardInterrupt:
+                pass  # lost, as in numba-compiled code (which reports a SystemError instead)
+            raised_in_worker: list[bool] = []
+
+            def worker() -> None:  # a dask worker thread carries on: not its signal
+                try:
+                    raise_pending_interrupt()
+                except KeyboardInterrupt:
+                    raised_in_worker.append(True)
+
+            thread = threading.Thread(target=worker)
+            thread.start()
+            thread.join()
+            assert not raised_in_worker
+            with pytest.raises(KeyboardInterrupt):
+                raise_pending_interrupt()
+            raise_pending_interrupt()  # raised once: nothing pending now
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, before)

@@ -264,3 +264,17 @@ def test_sigterm_stops_cnn_training_and_saves_the_best_model(tmp_path):
     model = load_model(tmp_path / "cnn.tsm")
     assert model.training["stopped"].startswith("interrupted in epoch")
     assert 2 <= model.training["epochs_run"] < 500
+
+
+def test_an_interrupt_with_nothing_to_keep_says_so_and_exits_130(tmp_path, monkeypatch):
+    import ts_toolkit.learn.training as training
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    write_spectra(synthetic_spectra(40, 16), tmp_path / "data.nc")
+    monkeypatch.setattr(training, "train_model", interrupted)
+    r = run_cli("train", tmp_path / "data.nc", "-m", "cnn", "-o", tmp_path / "cnn.tsm")
+    assert r.returncode == 130
+    assert r.stderr.strip().splitlines() == ["error: interrupted"]
+    assert not (tmp_path / "cnn.tsm").exists()

@@ -276,7 +276,14 @@ def test_ctrl_c_stops_a_synchronous_run_of_the_compiled_model(tmp_path):
     out = tmp_path / "cut.nc"
     cmd = [sys.executable, "-m", "ts_toolkit", "simulate", "--out", str(out), "--n", "400"]
     cmd += ["--scheduler", "synchronous", "--chunk-size", "2"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # Ctrl-C as in a terminal, even where this test runs with SIGINT ignored (a background job)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.default_int_handler),
+    )
     parts = tmp_path / "cut.nc.parts"
     deadline = time.time() + 240
     while len(list(parts.glob("chunk-*.npz"))) < 2 and proc.poll() is None:

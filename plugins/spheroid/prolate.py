@@ -108,18 +108,21 @@ class ProlateSpheroid:
         n_t = a.shape[0]
         out = np.empty((n_t, freq.shape[0]))
         for t in range(n_t):
-            raise_pending_interrupt()  # a Ctrl-C lost inside the compiled solver
-            fbs, ok = backscatter_amplitude(
-                freq,
-                float(a[t]),
-                float(b[t]),
-                float(values["theta"][t]),
-                float(values["rho_s"][t]),
-                float(values["c_s"][t]),
-                float(values["rho_w"][t]),
-                float(values["c_w"][t]),
-                boundary,
-            )
+            try:
+                fbs, ok = backscatter_amplitude(
+                    freq,
+                    float(a[t]),
+                    float(b[t]),
+                    float(values["theta"][t]),
+                    float(values["rho_s"][t]),
+                    float(values["c_s"][t]),
+                    float(values["rho_w"][t]),
+                    float(values["c_w"][t]),
+                    boundary,
+                )
+            except Exception:
+                raise_pending_interrupt()  # Ctrl-C inside the compiled solver: SystemError
+                raise
             with np.errstate(divide="ignore", invalid="ignore"):
                 out[t] = 20.0 * np.log10(np.abs(fbs))
             if not np.all(ok):

@@ -33,6 +33,7 @@ console = Console()
 err_console = Console(stderr=True)
 
 EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 
 
 def _version_callback(value: bool) -> None:
@@ -121,4 +122,8 @@ def main() -> None:
         sys.exit(EXIT_USER_ERROR)
     except KeyboardInterrupt:
         err_console.print("error: interrupted", markup=False, highlight=False)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
+    except SystemExit as exc:  # typer ends a command on KeyboardInterrupt with exit 130, silently
+        if exc.code == EXIT_INTERRUPTED:
+            err_console.print("error: interrupted", markup=False, highlight=False)
+        raise

@@ -3,8 +3,10 @@
 Long work stopped by Ctrl-C, ``kill``, ``timeout`` or a batch scheduler should keep what it
 finished (CNN training saves its best epoch, ``simulate`` keeps its chunks) instead of dying
 mid-way. Two things stand in the way: SIGTERM kills Python outright, and a KeyboardInterrupt
-raised while numba-compiled code runs (the spheroid model) can be lost, because the signal
-handler then runs inside a callback from compiled code, which discards the exception. Inside
+raised while numba-compiled code runs (the spheroid model) does not come out as one: the
+signal handler then runs inside a callback from compiled code, and numba reports the
+exception as a SystemError, which code that survives errors (a retried chunk) would swallow.
+Inside
 :func:`handle_interrupts`, both signals raise KeyboardInterrupt and are also recorded, and
 :func:`raise_pending_interrupt`, called between units of work, raises one that was lost.
 """
@@ -26,7 +28,11 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def raise_pending_interrupt() -> None:
     """Raise KeyboardInterrupt if Ctrl-C or SIGTERM arrived inside :func:`handle_interrupts`
-    (call it between units of work: the exception may have been lost in compiled code)."""
+    (call it between units of work, and where compiled code raised an error: numba turns a
+    KeyboardInterrupt raised inside it into SystemError). Only in the main thread, where the
+    signal arrived: worker threads (dask's threads scheduler) carry on until told to stop."""
+    if threading.current_thread() is not threading.main_thread():
+        return
     if _pending.is_set():
         _pending.clear()
         raise KeyboardInterrupt
