@@ -14,7 +14,6 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
-import logging
 import os
 import time
 import traceback
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .cluster import dask_client
 from .errors import InputFileError, TsToolkitError
 from .spectra import now_iso, provenance, read_spectra, write_spectra
 
@@ -154,24 +154,9 @@ def _run(
             outcome, data = process_file(str(p), model_path, options)
             yield p, outcome, data
         return
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import as_completed
 
-    if scheduler in (None, "processes", "threads"):
-        cluster = LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=scheduler != "threads",
-            dashboard_address=":0",
-            silence_logs=logging.ERROR,
-        )
-        client = Client(cluster)
-    else:
-        cluster = None
-        try:
-            client = Client(scheduler, timeout="30s")
-        except OSError as exc:
-            raise TsToolkitError(f"cannot connect to dask scheduler {scheduler}: {exc}") from exc
-    try:
+    with dask_client(scheduler, workers) as client:
         futures = {
             client.submit(process_file, str(p), model_path, options, pure=False): p for p in tasks
         }
@@ -186,10 +171,6 @@ def _run(
                 )
                 outcome, data = FileOutcome(str(p), "failed", reason, 0, 0.0, 0), None
             yield p, outcome, data
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 def run_batch(

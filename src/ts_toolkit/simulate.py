@@ -11,7 +11,6 @@ parameters and the error; the remaining chunks still run and the failure is repo
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import time
@@ -24,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .cluster import dask_client
 from .errors import InvalidParameterError, TsToolkitError
 from .parameters import ParameterSpace, sample_parameters
 from .plugins import get_simulator
@@ -173,24 +173,9 @@ def _run_dask(
     scheduler: str | None,
     workers: int,
 ) -> Iterator[tuple[int, slice, ChunkResult | None, str | None]]:
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import as_completed
 
-    if scheduler in (None, "processes", "threads"):
-        cluster = LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=scheduler != "threads",
-            dashboard_address=":0",
-            silence_logs=logging.ERROR,
-        )
-        client = Client(cluster)
-    else:
-        cluster = None
-        try:
-            client = Client(scheduler, timeout="30s")
-        except OSError as exc:
-            raise TsToolkitError(f"cannot connect to dask scheduler {scheduler}: {exc}") from exc
-    try:
+    with dask_client(scheduler, workers) as client:
         futures = {}
         for index, s in tasks:
             fut = client.submit(compute_chunk, *submit_args(index, s), pure=False, retries=1)
@@ -202,10 +187,6 @@ def _run_dask(
             else:
                 exc = fut.exception()
                 yield index, s, None, "".join(traceback.format_exception_only(exc)).strip()
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 def simulate(
