@@ -6,9 +6,9 @@ mid-way. Two things stand in the way: SIGTERM kills Python outright, and a Keybo
 raised while numba-compiled code runs (the spheroid model) does not come out as one: the
 signal handler then runs inside a callback from compiled code, and numba reports the
 exception as a SystemError, which code that survives errors (a retried chunk) would swallow.
-Inside
-:func:`handle_interrupts`, both signals raise KeyboardInterrupt and are also recorded, and
-:func:`raise_pending_interrupt`, called between units of work, raises one that was lost.
+Inside :func:`handle_interrupts`, both signals raise KeyboardInterrupt and are also recorded,
+and :func:`raise_pending_interrupt`, called between units of work and where compiled code
+failed, raises one that was lost.
 """
 
 from __future__ import annotations
