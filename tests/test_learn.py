@@ -66,6 +66,28 @@ def test_split_dataset_stratifies_by_kind_and_fingerprints_the_data():
     assert dataset_fingerprint(other) != s.fingerprint
 
 
+def test_fingerprint_survives_last_bit_rounding_but_not_a_real_change():
+    """A data set regenerated on another CPU differs in the last bit of some labels (Table I,
+    2026-12-02: b); it is the same data set. A changed label is not."""
+    from ts_toolkit.learn import fingerprint_matches
+    from ts_toolkit.learn.data import legacy_fingerprint
+
+    ds = synthetic_spectra(200, 32)
+    fp = dataset_fingerprint(ds)
+    assert fp.startswith("f32:") and len(fp) == 4 + 16
+    regenerated = ds.copy(deep=True)
+    b = regenerated["b"].values
+    b[::3] = np.nextafter(b[::3], np.inf)  # one float64 ulp up on a third of the targets
+    assert dataset_fingerprint(regenerated) == fp and fingerprint_matches(fp, regenerated)
+    changed = ds.copy(deep=True)
+    changed["b"].values[7] *= 1.0 + 1e-5
+    assert dataset_fingerprint(changed) != fp and not fingerprint_matches(fp, changed)
+    # a model saved before 2026-12-02 holds the exact float64 fingerprint, still honoured
+    old = legacy_fingerprint(ds)
+    assert fingerprint_matches(old, ds) and not fingerprint_matches(old, regenerated)
+    assert fingerprint_matches("", changed)  # nothing recorded: nothing to check
+
+
 def test_feature_scaler_is_nan_aware():
     ts = np.array([[1.0, np.nan, 5.0, np.nan], [3.0, 2.0, 5.0, np.nan], [5.0, 4.0, 5.0, np.nan]])
     sc = FeatureScaler.fit(ts)

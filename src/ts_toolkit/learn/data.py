@@ -104,15 +104,43 @@ def truth_of(ds: xr.Dataset, origin: str = "spectra") -> dict[str, np.ndarray]:
     }
 
 
+FINGERPRINT_PREFIX = "f32:"
+
+
 def dataset_fingerprint(ds: xr.Dataset) -> str:
     """A short hash of the frequency grid and the per-target labels (identifies a data set
-    cheaply, so that a saved split is only reused on the data it was drawn from)."""
+    cheaply, so that a saved split is only reused on the data it was drawn from).
+
+    The numbers are hashed as float32, so a data set regenerated with the same command and
+    seed on another CPU, whose maths library rounds the last bit of a float64 differently
+    (measured: Table I's b), keeps its fingerprint, while any real change of a label still
+    changes it. Prefixed ``f32:``; models saved before it hold :func:`legacy_fingerprint`.
+    """
+    return FINGERPRINT_PREFIX + _label_hash(ds, np.float32)
+
+
+def legacy_fingerprint(ds: xr.Dataset) -> str:
+    """The fingerprint of models saved before 2026-12-02: the same hash of float64 values,
+    so it changes with the last bit of any label."""
+    return _label_hash(ds, np.float64)
+
+
+def fingerprint_matches(stored: str, ds: xr.Dataset) -> bool:
+    """Whether ``ds`` is the data set whose fingerprint a model saved (``""``: not recorded)."""
+    if not stored:
+        return True
+    if stored.startswith(FINGERPRINT_PREFIX):
+        return stored == dataset_fingerprint(ds)
+    return stored == legacy_fingerprint(ds)
+
+
+def _label_hash(ds: xr.Dataset, dtype: type) -> str:
     h = hashlib.sha256()
-    h.update(np.asarray(ds["frequency"].values, dtype=np.float64).tobytes())
+    h.update(np.asarray(ds["frequency"].values, dtype=np.float64).astype(dtype).tobytes())
     h.update(str(ds.sizes["target"]).encode())
     for name in TARGET_NAMES:
         if name in ds.data_vars:
-            h.update(np.asarray(ds[name].values, dtype=np.float64).tobytes())
+            h.update(np.asarray(ds[name].values, dtype=np.float64).astype(dtype).tobytes())
     if "kind" in ds.data_vars:
         h.update("|".join(np.asarray(ds["kind"].values).astype(str).tolist()).encode())
     return h.hexdigest()[:16]

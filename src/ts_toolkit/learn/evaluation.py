@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import ModelMismatchError, SpectraValidationError
-from .data import KINDS, check_grid, dataset_fingerprint, truth_of
+from .data import KINDS, check_grid, fingerprint_matches, truth_of
 from .metrics import compute_metrics
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def evaluation_indices(
         return np.arange(n), "all targets"
     if split is None:
         return np.arange(n), "all targets (the model has no saved split)"
-    if split.n_targets != n or (split.fingerprint and split.fingerprint != dataset_fingerprint(ds)):
+    if split.n_targets != n or not fingerprint_matches(split.fingerprint, ds):
         raise ModelMismatchError(
             f"model {getattr(model, 'name', '?')!r} was trained on another data set "
             f"({split.n_targets} targets, fingerprint {split.fingerprint}); to evaluate it on "
