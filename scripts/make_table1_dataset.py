@@ -26,6 +26,16 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 
 
+def simd_level() -> str:
+    """numpy's widest x86 SIMD level on this machine: its maths routines (cbrt for b, among
+    others) round the last bit differently at different levels, so it goes in the record."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+    except ImportError:  # not numpy 2, or not x86
+        return "unknown"
+    return next((lv for lv in ("X86_V4", "X86_V3", "X86_V2") if features.get(lv)), "baseline")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -55,6 +65,7 @@ def main() -> None:
         raise SystemExit(f"simulate did not finish (exit {rc}); run this script again to resume")
 
     from ts_toolkit.learn import dataset_fingerprint
+    from ts_toolkit.learn.data import legacy_fingerprint
     from ts_toolkit.spectra import read_spectra
 
     ds = read_spectra(args.out)
@@ -67,6 +78,7 @@ def main() -> None:
     warnings = ds.attrs.get("simulator_warnings", "[]")
     version = ds.attrs.get("simulator_version", "?")
     fingerprint = dataset_fingerprint(ds)
+    legacy = legacy_fingerprint(ds)
     figure = args.doc.parent / "figures" / "table1-spectra.png"
     figure.parent.mkdir(parents=True, exist_ok=True)
     plot = [sys.executable, "-m", "ts_toolkit", "plot-spectra", str(args.out), "--n", "6"]
@@ -80,8 +92,8 @@ def main() -> None:
 
 Generated with `python scripts/make_table1_dataset.py --seed {args.seed}`, i.e.
 `ts-toolkit simulate --out {args.out.name} --seed {args.seed}` (the paper's Table I space,
-prolate-spheroid simulator), on {platform.machine()}, {os.cpu_count()} CPUs, Python
-{platform.python_version()}.
+prolate-spheroid simulator), on {platform.machine()} (numpy SIMD level {simd_level()}),
+{os.cpu_count()} CPUs, Python {platform.python_version()}, numpy {np.__version__}.
 
 | sitting started | workers | wall time | exit status |
 |---|---:|---:|---:|
@@ -91,11 +103,13 @@ Total wall time: **{total / 3600:.2f} h**. Spectra: {n} ({kinds["gas"]} gas, {ki
 liquid) on {n_freq} frequencies; spectra containing NaN: {n_nan}; failed targets: {n_failed}.
 
 The file (`{args.out.name}`, {args.out.stat().st_size / 1e6:.1f} MB, compressed NetCDF in the
-DESIGN.md spectra schema) is not committed; the same command and seed regenerate its spectra
-and parameters bit for bit (only the creation date differs). Checks: sha256 of the TS values
-(float64, target × frequency) begins `{ts_sha}`; `dataset_fingerprint` of the labels (stored
-in every model trained on it) `{fingerprint}`; simulator version {version}; simulator
-warnings: `{warnings}`.
+DESIGN.md spectra schema) is not committed. The same command and seed regenerate it; on a
+machine whose numpy runs at another SIMD level, the last bit of some labels (b, a) and, rarely,
+a TS value by one float32 step can differ, which changes the sha256 below but not
+`dataset_fingerprint`. Checks: sha256 of the TS values (float64, target × frequency) begins
+`{ts_sha}`; `dataset_fingerprint` of the labels (float32; stored in every model trained on
+it) `{fingerprint}` (float64, as models saved before 2026-12-02 hold it: `{legacy}`);
+simulator version {version}; simulator warnings: `{warnings}`.
 
 Six targets of each kind, `ts-toolkit plot-spectra {args.out.name} --n 6` (the paper's
 Figure 1):
