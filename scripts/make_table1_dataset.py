@@ -31,9 +31,12 @@ def simd_level() -> str:
     others) round the last bit differently at different levels, so it goes in the record."""
     try:
         from numpy._core._multiarray_umath import __cpu_features__ as features
-    except ImportError:  # not numpy 2, or not x86
+    except (ImportError, AttributeError):  # numpy 1, or its internals moved
         return "unknown"
-    return next((lv for lv in ("X86_V4", "X86_V3", "X86_V2") if features.get(lv)), "baseline")
+    levels = ("X86_V4", "X86_V3", "X86_V2")
+    if not any(lv in features for lv in levels):  # numpy before 2.4, or not x86
+        return "unknown"
+    return next((lv for lv in levels if features.get(lv)), "baseline")
 
 
 def main() -> None:
@@ -105,8 +108,8 @@ liquid) on {n_freq} frequencies; spectra containing NaN: {n_nan}; failed targets
 The file (`{args.out.name}`, {args.out.stat().st_size / 1e6:.1f} MB, compressed NetCDF in the
 DESIGN.md spectra schema) is not committed. The same command and seed regenerate it; on a
 machine whose numpy runs at another SIMD level, the last bit of some labels (b, a) and, rarely,
-a TS value by one float32 step can differ, which changes the sha256 below but not
-`dataset_fingerprint`. Checks: sha256 of the TS values (float64, target × frequency) begins
+a TS value by one float32 step can differ (about 1e-16 relative: no physical meaning), which
+changes the sha256 below but, almost always, not `dataset_fingerprint`. Checks: sha256 of the TS values (float64, target × frequency) begins
 `{ts_sha}`; `dataset_fingerprint` of the labels (float32; stored in every model trained on
 it) `{fingerprint}` (float64, as models saved before 2026-12-02 hold it: `{legacy}`);
 simulator version {version}; simulator warnings: `{warnings}`.

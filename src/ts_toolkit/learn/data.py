@@ -113,8 +113,10 @@ def dataset_fingerprint(ds: xr.Dataset) -> str:
 
     The numbers are hashed as float32, so a data set regenerated with the same command and
     seed on another CPU, whose maths library rounds the last bit of a float64 differently
-    (measured: Table I's b), keeps its fingerprint, while any real change of a label still
-    changes it. Prefixed ``f32:``; models saved before it hold :func:`legacy_fingerprint`.
+    (measured: Table I's b and a), keeps its fingerprint (almost always: a last-bit change
+    flips a float32 rounding with odds of about 2**-29 per value), while a change of a label
+    larger than float32 resolution (about 1e-7 relative) changes it. Prefixed ``f32:``;
+    models saved before 2026-12-02 hold :func:`legacy_fingerprint`.
     """
     return FINGERPRINT_PREFIX + _label_hash(ds, np.float32)
 
