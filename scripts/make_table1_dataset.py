@@ -109,9 +109,10 @@ The file (`{args.out.name}`, {args.out.stat().st_size / 1e6:.1f} MB, compressed 
 DESIGN.md spectra schema) is not committed. The same command and seed regenerate it; on a
 machine whose numpy runs at another SIMD level, the last bit of some labels (b, a) and, rarely,
 a TS value by one float32 step can differ (about 1e-16 relative: no physical meaning), which
-changes the sha256 below but, almost always, not `dataset_fingerprint`. Checks: sha256 of the TS values (float64, target × frequency) begins
-`{ts_sha}`; `dataset_fingerprint` of the labels (float32; stored in every model trained on
-it) `{fingerprint}` (float64, as models saved before 2026-12-02 hold it: `{legacy}`);
+changes the sha256 below but, almost always, not `dataset_fingerprint`. Checks: sha256 of the
+TS values (float64, target × frequency) begins `{ts_sha}`; `dataset_fingerprint` of the
+labels (float32; stored in every model trained on it) `{fingerprint}` (float64, as models
+saved before 2026-12-02 hold it: `{legacy}`);
 simulator version {version}; simulator warnings: `{warnings}`.
 
 Six targets of each kind, `ts-toolkit plot-spectra {args.out.name} --n 6` (the paper's

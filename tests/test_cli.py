@@ -141,3 +141,26 @@ def test_an_interrupt_lost_in_compiled_code_is_raised_at_the_next_check():
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     finally:
         signal.signal(signal.SIGINT, before)
+
+
+def test_an_error_raised_while_an_interrupt_is_pending_is_that_interrupt():
+    """numba reports a Ctrl-C inside compiled code as SystemError; around a call into a
+    simulator plugin it comes out as KeyboardInterrupt, other errors unchanged."""
+    import signal
+
+    from ts_toolkit.signals import handle_interrupts, interrupt_from_error
+
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        with handle_interrupts():
+            with pytest.raises(SystemError), interrupt_from_error():
+                raise SystemError("nothing pending: an ordinary error")
+            try:
+                signal.raise_signal(signal.SIGINT)
+            except KeyboardInterrupt:
+                pass  # lost inside compiled code
+            with pytest.raises(KeyboardInterrupt), interrupt_from_error():
+                raise SystemError("CPUDispatcher(spectrum) returned a result with an exception set")
+    finally:
+        signal.signal(signal.SIGINT, before)

@@ -15,7 +15,6 @@ import numpy.typing as npt
 
 from ts_toolkit.errors import InvalidParameterError
 from ts_toolkit.interfaces import ParameterSpec, broadcast_parameters, check_frequency
-from ts_toolkit.signals import raise_pending_interrupt
 
 BOUNDARIES = {"fluid": 0, "rigid": 1, "pressure-release": 2}
 
@@ -108,21 +107,17 @@ class ProlateSpheroid:
         n_t = a.shape[0]
         out = np.empty((n_t, freq.shape[0]))
         for t in range(n_t):
-            try:
-                fbs, ok = backscatter_amplitude(
-                    freq,
-                    float(a[t]),
-                    float(b[t]),
-                    float(values["theta"][t]),
-                    float(values["rho_s"][t]),
-                    float(values["c_s"][t]),
-                    float(values["rho_w"][t]),
-                    float(values["c_w"][t]),
-                    boundary,
-                )
-            except Exception:
-                raise_pending_interrupt()  # Ctrl-C inside the compiled solver: SystemError
-                raise
+            fbs, ok = backscatter_amplitude(
+                freq,
+                float(a[t]),
+                float(b[t]),
+                float(values["theta"][t]),
+                float(values["rho_s"][t]),
+                float(values["c_s"][t]),
+                float(values["rho_w"][t]),
+                float(values["c_w"][t]),
+                boundary,
+            )
             with np.errstate(divide="ignore", invalid="ignore"):
                 out[t] = 20.0 * np.log10(np.abs(fbs))
             if not np.all(ok):

@@ -7,8 +7,8 @@ raised while numba-compiled code runs (the spheroid model) does not come out as 
 signal handler then runs inside a callback from compiled code, and numba reports the
 exception as a SystemError, which code that survives errors (a retried chunk) would swallow.
 Inside :func:`handle_interrupts`, both signals raise KeyboardInterrupt and are also recorded,
-and :func:`raise_pending_interrupt`, called between units of work and where compiled code
-failed, raises one that was lost.
+and :func:`interrupt_from_error`, around each call into a simulator plugin, turns an error
+raised while an interrupt is pending back into that interrupt.
 """
 
 from __future__ import annotations
@@ -28,14 +28,26 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def raise_pending_interrupt() -> None:
     """Raise KeyboardInterrupt if Ctrl-C or SIGTERM arrived inside :func:`handle_interrupts`
-    (call it between units of work, and where compiled code raised an error: numba turns a
-    KeyboardInterrupt raised inside it into SystemError). Only in the main thread, where the
-    signal arrived: worker threads (dask's threads scheduler) carry on until told to stop."""
+    and was not raised yet (numba turns a KeyboardInterrupt raised inside it into
+    SystemError). Only in the main thread, where the signal arrived: worker threads (dask's
+    threads scheduler) carry on until told to stop."""
     if threading.current_thread() is not threading.main_thread():
         return
     if _pending.is_set():
         _pending.clear()
         raise KeyboardInterrupt
+
+
+@contextmanager
+def interrupt_from_error() -> Iterator[None]:
+    """Around a call into a plugin (compiled code, maybe): an error it raises while an
+    interrupt is pending is that interrupt, numba's SystemError among them, and comes out
+    as KeyboardInterrupt; other errors pass unchanged."""
+    try:
+        yield
+    except Exception:
+        raise_pending_interrupt()
+        raise
 
 
 def clear_pending_interrupt() -> None:

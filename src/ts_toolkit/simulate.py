@@ -27,7 +27,7 @@ from .cluster import dask_client
 from .errors import InvalidParameterError, TsToolkitError
 from .parameters import ParameterSpace, sample_parameters
 from .plugins import get_simulator
-from .signals import raise_pending_interrupt
+from .signals import interrupt_from_error
 from .spectra import make_spectra, now_iso, write_spectra
 
 PER_TARGET = ("kind", "Req", "alpha", "a", "b", "theta", "rho_s", "c_s", "rho_w", "c_w")
@@ -72,7 +72,8 @@ def compute_chunk(
     wanted = {k: v for k, v in params.items() if k in sim.parameters}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        ts = np.asarray(sim.ts(frequency, **wanted), dtype=np.float64)
+        with interrupt_from_error():
+            ts = np.asarray(sim.ts(frequency, **wanted), dtype=np.float64)
     n = len(next(iter(params.values())))
     ts = ts.reshape(n, frequency.size)
     return ChunkResult(index, ts.astype(np.float32), [str(w.message) for w in caught])
@@ -155,14 +156,10 @@ def _run_synchronous(
         error = None
         for _attempt in range(2):  # one retry
             try:
-                result = run(index, s)
+                yield index, s, run(index, s), None
+                break
             except Exception as exc:  # a simulator bug must not stop the other chunks
-                raise_pending_interrupt()  # unless it is a Ctrl-C that compiled code mangled
                 error = "".join(traceback.format_exception_only(exc)).strip()
-                continue
-            raise_pending_interrupt()  # a Ctrl-C that compiled code swallowed: stop here
-            yield index, s, result, None
-            break
         else:
             yield index, s, None, error
 

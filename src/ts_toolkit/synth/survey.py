@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidParameterError, TsToolkitError
+from ..signals import interrupt_from_error
 from . import raw_format as rf
 from .config_xml import configuration_xml, environment_xml, parameter_xml
 from .echo import PHASES, EchoTarget, channel_ping
@@ -140,7 +141,8 @@ def simulate_ts(
             wanted["a"] = float(np.asarray(params["Req"])[i])
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            ts = np.asarray(sim.ts(frequency, **wanted), dtype=float).reshape(-1)
+            with interrupt_from_error():
+                ts = np.asarray(sim.ts(frequency, **wanted), dtype=float).reshape(-1)
         messages += [str(w.message) for w in caught]
         ok = np.isfinite(ts)
         if not ok.any():
