@@ -350,3 +350,45 @@ def test_an_interrupt_in_the_first_epoch_goes_through(monkeypatch):
     _interrupt_at_loss_call(monkeypatch, 2, _ctrl_c)
     with pytest.raises(KeyboardInterrupt):
         train_model(synthetic_spectra(120, 16), "cnn", seed=0, **{**FAST, "epochs": 3})
+
+
+def test_a_network_started_from_one_without_a_position_channel_computes_the_same():
+    from ts_toolkit_plugins.cnn.network import HybridCNN, add_position_input
+
+    torch.manual_seed(0)
+    plain = HybridCNN(width=8, dropout=0.0).eval()
+    placed = HybridCNN(width=8, dropout=0.0, position_channel=True).eval()
+    assert placed.stem[0].in_channels == 3
+    placed.load_state_dict(add_position_input(plain.state_dict()))
+    x = torch.randn(5, 2, 40)
+    with torch.no_grad():
+        for p, q in zip(plain(x), placed(x), strict=True):
+            assert torch.equal(p, q)
+        # once its weights for the position are not zero, the same spectra give other outputs
+        placed.stem[0].weight[:, 2:] = 0.1
+        assert not torch.allclose(plain(x)[2], placed(x)[2])
+
+
+def test_position_channel_warm_start_and_round_trip(tmp_path):
+    from ts_toolkit.errors import ModelMismatchError
+
+    ds = synthetic_spectra(600, 64)
+    first = train_model(ds, "cnn", seed=1, **FAST)
+    plain_path = tmp_path / "plain.tsm"
+    first.save(plain_path)
+    one = {**FAST, "epochs": 1, "lr": 1e-5}
+    warm = train_model(ds, "cnn", seed=1, init=str(plain_path), position_channel=True, **one)
+    # the new input starts at zero weight, so the warm start keeps what the first run learnt
+    best = first.training["best_validation_composite"]
+    assert warm.training["history"][0]["val_composite"] > best - 0.05
+    placed_path = tmp_path / "placed.tsm"
+    warm.save(placed_path)
+    again = load_model(placed_path)
+    assert again.settings["position_channel"] is True
+    assert again.net.stem[0].in_channels == 3
+    a, b = warm.predict(ds), again.predict(ds)
+    np.testing.assert_array_equal(a["a"].values, b["a"].values)
+    with pytest.raises(ModelMismatchError, match="has a position channel"):
+        train_model(ds, "cnn", seed=1, init=str(placed_path), **one)
+    with pytest.raises(TsToolkitError, match="position_channel must be true or false"):
+        train_model(ds, "cnn", seed=1, position_channel="maybe", **one)

@@ -48,6 +48,16 @@ def torch_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def _flag(value: Any, name: str) -> bool:
+    """A boolean setting from Python or from ``--set name=true`` (strings true/false/1/0)."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text not in ("true", "false", "1", "0", "yes", "no"):
+            raise TsToolkitError(f"cnn: {name} must be true or false, got {value!r}")
+        return text in ("true", "1", "yes")
+    return bool(value)
+
+
 class CNNLearner(SpectraLearner):
     """Hybrid 1-D CNN (residual + squeeze-excitation; kind, theta and size heads).
 
@@ -56,7 +66,8 @@ class CNNLearner(SpectraLearner):
     (docs/learning.md). Options:
 
     - ``width``: channels of the stem (blocks use 2×/4×, the neck 8×); ``dropout``;
-      ``se_reduction``.
+      ``se_reduction``; ``position_channel``: give the network each bin's position along the
+      frequency grid as an extra input channel (off by default: not in the authors' network).
     - ``epochs``, ``batch_size``, ``lr``, ``weight_decay``, ``patience`` (epochs without a
       better validation composite before stopping), ``t0_epochs``/``t_mult``/``eta_min``
       (cosine annealing with warm restarts, stepped per batch), ``grad_clip``.
@@ -69,7 +80,9 @@ class CNNLearner(SpectraLearner):
       epoch that would end past it at the mean pace so far, keeping the best model.
     - ``init``: path of a cnn model file to start from (warm start / fine-tuning) instead of
       random weights; it must have the same architecture (width, se_reduction) and frequency
-      grid. The schedule, optimiser state and early stopping start afresh.
+      grid. A model without the position channel can start one with it (its new input
+      weights start at zero, so the starting network computes what the old one did). The
+      schedule, optimiser state and early stopping start afresh.
     - ``device``: "auto" (CUDA if available), "cpu" or "cuda[:n]"; ``progress``: show the
       progress bar; ``seed``.
     """
@@ -83,6 +96,7 @@ class CNNLearner(SpectraLearner):
         width: int = 64,
         dropout: float = 0.4,
         se_reduction: int = 16,
+        position_channel: bool = False,
         epochs: int = 100,
         batch_size: int = 128,
         lr: float = 1e-3,
@@ -112,6 +126,7 @@ class CNNLearner(SpectraLearner):
             width=int(width),
             dropout=float(dropout),
             se_reduction=int(se_reduction),
+            position_channel=_flag(position_channel, "position_channel"),
             epochs=int(epochs),
             batch_size=int(batch_size),
             lr=float(lr),
@@ -141,7 +156,12 @@ class CNNLearner(SpectraLearner):
 
         s = self.settings
         return HybridCNN(
-            in_channels=2, width=s["width"], dropout=s["dropout"], se_reduction=s["se_reduction"]
+            in_channels=2,
+            width=s["width"],
+            dropout=s["dropout"],
+            se_reduction=s["se_reduction"],
+            # models saved before this setting existed have no position channel
+            position_channel=bool(s.get("position_channel", False)),
         )
 
     @property
@@ -198,7 +218,17 @@ class CNNLearner(SpectraLearner):
                     f"{origin} has {key}={start.settings[key]}, this run {key}="
                     f"{self.settings[key]}; pass --set {key}={start.settings[key]}"
                 )
-        self.net.load_state_dict(start.net.state_dict(), strict=True)
+        state = start.net.state_dict()
+        had = bool(start.settings.get("position_channel", False))
+        if had and not self.settings["position_channel"]:
+            raise ModelMismatchError(
+                f"{origin} has a position channel; pass --set position_channel=true"
+            )
+        if self.settings["position_channel"] and not had:
+            from .network import add_position_input
+
+            state = add_position_input(state)
+        self.net.load_state_dict(state, strict=True)
         same = bool(
             np.allclose(start.features.mean, self.features.mean, equal_nan=True)
             and np.allclose(start.features.std, self.features.std, equal_nan=True)

@@ -14,6 +14,9 @@ Layout (``width`` w = 64 by default, the authors' numbers):
 
 The input has two channels: the z-scored TS (0 where not measured) and the measured mask,
 and any length ≥ :data:`MIN_LENGTH` (global pooling makes the network length-agnostic).
+With ``position_channel`` the network appends a third channel itself, each bin's position
+along the grid (−1 at the first frequency, +1 at the last): global pooling otherwise leaves
+the network only the input's edges to tell at which frequency a peak or null lies.
 """
 
 from __future__ import annotations
@@ -85,12 +88,18 @@ class HybridCNN(nn.Module):
     """Spectrum (batch, channels, length) → (kind logits (B, 2), theta (B, 1), a/b (B, 2))."""
 
     def __init__(
-        self, in_channels: int = 2, width: int = 64, dropout: float = 0.4, se_reduction: int = 16
+        self,
+        in_channels: int = 2,
+        width: int = 64,
+        dropout: float = 0.4,
+        se_reduction: int = 16,
+        position_channel: bool = False,
     ) -> None:
         super().__init__()
         w = width
+        self.position_channel = position_channel
         self.stem = nn.Sequential(
-            nn.Conv1d(in_channels, w, 15, padding="same", bias=False),
+            nn.Conv1d(in_channels + int(position_channel), w, 15, padding="same", bias=False),
             nn.BatchNorm1d(w),
             nn.ReLU(inplace=True),
             nn.MaxPool1d(2),
@@ -115,5 +124,17 @@ class HybridCNN(nn.Module):
         self.size_head = _head(8 * w, 2, dropout)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        if self.position_channel:
+            pos = torch.linspace(-1.0, 1.0, x.shape[-1], dtype=x.dtype, device=x.device)
+            x = torch.cat([x, pos.expand(x.shape[0], 1, -1)], dim=1)
         h = self.neck(self.blocks(self.stem(x)))
         return self.kind_head(h), self.theta_head(h), self.size_head(h)
+
+
+def add_position_input(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A state dict without the position channel, for a network with it: the stem's new
+    input weights are zero, so the network computes exactly what the original did."""
+    out = dict(state)
+    w = state["stem.0.weight"]
+    out["stem.0.weight"] = torch.cat([w, torch.zeros_like(w[:, :1])], dim=1)
+    return out
