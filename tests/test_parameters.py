@@ -111,6 +111,19 @@ def test_toml_space(tmp_path):
         ("[kinds.gas]\ntheta = { min = 0, max = 120 }\n", "theta must lie within 0-90"),
         ("[kinds.gas]\nsize = 3\n", "unknown keys \\['size'\\]"),
         ("[kinds.gas\n", "cannot parse .* as TOML"),
+        (
+            '[kinds.liquid]\ntheta = { same_factor_as = "rho_s" }\n',
+            "theta cannot take the factor of 'rho_s'",
+        ),
+        (
+            '[kinds.liquid]\nc_s = { same_factor_as = "rho_s", min = 1 }\n',
+            "same_factor_as stands alone",
+        ),
+        (
+            '[kinds.liquid]\nc_s = { same_factor_as = "rho_s" }\n'
+            'rho_s = { same_factor_as = "c_s" }\n',
+            "cannot both take the other's factor",
+        ),
     ],
 )
 def test_bad_space_files(tmp_path, text, message):
@@ -118,3 +131,42 @@ def test_bad_space_files(tmp_path, text, message):
     p.write_text(text)
     with pytest.raises((InvalidParameterError, InputFileError), match=message):
         load_space(p)
+
+
+def test_tied_sound_speed_keeps_every_other_draw(tmp_path):
+    """c_s = { same_factor_as = "rho_s" }: h = g target by target, and the other parameters
+    (theta drawn after c_s included) are those of the untied space with the same seed."""
+    p = tmp_path / "tied.toml"
+    p.write_text(
+        '[kinds.gas]\ncount = 20\n[kinds.liquid]\ncount = 30\nc_s = { same_factor_as = "rho_s" }\n'
+    )
+    tied_space = load_space(p)
+    untied = sample_parameters(table1_space(20, 30), 3)
+    tied = sample_parameters(tied_space, 3)
+    liquid = tied["kind"] == "liquid"
+    np.testing.assert_allclose(
+        tied["c_s"][liquid] / 1500.0, tied["rho_s"][liquid] / 1027.0, rtol=1e-15
+    )
+    for key in ("Req", "alpha", "a", "b", "theta", "rho_s"):
+        np.testing.assert_array_equal(tied[key], untied[key])
+    np.testing.assert_array_equal(tied["c_s"][~liquid], untied["c_s"][~liquid])
+    assert not np.allclose(tied["c_s"][liquid], untied["c_s"][liquid])
+    # the tie is part of the space's description (and so of its resume hash); Table I's is unchanged
+    liquid_desc = tied_space.describe()["kinds"][1]["parameters"]["c_s"]
+    assert liquid_desc["same_factor_as"] == "rho_s"
+    assert tied_space.fingerprint() != table1_space(20, 30).fingerprint()
+    assert "same_factor_as" not in str(table1_space().describe())
+
+
+def test_the_tied_table1_example_space():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "spaces" / "table1-tied.toml"
+    space = load_space(path)
+    table1 = table1_space()
+    assert [k.count for k in space.kinds] == [k.count for k in table1.kinds]
+    np.testing.assert_array_equal(space.frequency, table1.frequency)
+    gas, liquid = space.kinds
+    assert gas.parameters == table1.kinds[0].parameters
+    assert liquid.parameters["c_s"].same_factor_as == "rho_s"
+    assert liquid.parameters["rho_s"] == table1.kinds[1].parameters["rho_s"]

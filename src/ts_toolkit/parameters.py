@@ -24,6 +24,7 @@ A user describes another space in TOML (see :func:`load_space` and docs/simulate
     theta = { min = 0.01, max = 90 }
     [kinds.liquid]
     rho_s = { min = 1.01, max = 1.07, relative = true }   # × water density
+    c_s = { same_factor_as = "rho_s" }        # c_s/c_w = rho_s/rho_w, target by target
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ GAS_SOUND_SPEED = 343.0  # m/s
 SAMPLED_PARAMETERS = ("Req", "alpha", "rho_s", "c_s", "theta")
 PARAMETER_UNITS = {"Req": "m", "alpha": "1", "rho_s": "kg m-3", "c_s": "m s-1", "theta": "degree"}
 DISTRIBUTIONS = ("uniform", "log-uniform")
+#: Parameters that can take the other's factor over water (``same_factor_as``).
+TIEABLE = {"rho_s": "c_s", "c_s": "rho_s"}
 
 
 @dataclass(frozen=True)
@@ -56,13 +59,16 @@ class Distribution:
     """A fixed value (``minimum == maximum``) or a uniform / log-uniform range.
 
     ``relative`` ranges are multiples of the water value (``rho_s`` of ``rho_w``, ``c_s``
-    of ``c_w``).
+    of ``c_w``). ``same_factor_as`` (only between ``rho_s`` and ``c_s``) gives each target
+    the other parameter's multiple of its water value, e.g. ``c_s/c_w = rho_s/rho_w``; such
+    a parameter still consumes its draws, so the other parameters come out as without the tie.
     """
 
     minimum: float
     maximum: float
     distribution: str = "uniform"
     relative: bool = False
+    same_factor_as: str | None = None
 
     def __post_init__(self) -> None:
         if self.distribution not in DISTRIBUTIONS:
@@ -81,6 +87,18 @@ class Distribution:
     @classmethod
     def fixed(cls, value: float) -> Distribution:
         return cls(float(value), float(value))
+
+    @classmethod
+    def tied(cls, other: str) -> Distribution:
+        """The factor over water of parameter ``other`` (rho_s or c_s), target by target."""
+        return cls(1.0, 1.0, relative=True, same_factor_as=other)
+
+    def describe(self) -> dict[str, Any]:
+        """JSON form; ``same_factor_as`` only when set, so untied spaces keep their hash."""
+        out = asdict(self)
+        if self.same_factor_as is None:
+            del out["same_factor_as"]
+        return out
 
     def sample(self, rng: np.random.Generator, n: int, scale: float = 1.0) -> np.ndarray:
         """``n`` draws (always consuming ``n`` uniforms, even for a fixed value)."""
@@ -114,6 +132,19 @@ class KindSpace:
             raise InvalidParameterError(f"kind {self.kind!r}: alpha must be >= 1")
         if self.parameters["Req"].minimum <= 0:
             raise InvalidParameterError(f"kind {self.kind!r}: Req must be > 0 (m)")
+        for name, dist in self.parameters.items():
+            other = dist.same_factor_as
+            if other is None:
+                continue
+            if TIEABLE.get(name) != other:
+                raise InvalidParameterError(
+                    f"kind {self.kind!r}: {name} cannot take the factor of {other!r}; only "
+                    f"rho_s and c_s can share one"
+                )
+            if self.parameters[other].same_factor_as is not None:
+                raise InvalidParameterError(
+                    f"kind {self.kind!r}: rho_s and c_s cannot both take the other's factor"
+                )
 
 
 @dataclass(frozen=True)
@@ -161,7 +192,7 @@ class ParameterSpace:
                 {
                     "kind": k.kind,
                     "count": k.count,
-                    "parameters": {p: asdict(d) for p, d in k.parameters.items()},
+                    "parameters": {p: d.describe() for p, d in k.parameters.items()},
                 }
                 for k in self.kinds
             ],
@@ -236,8 +267,15 @@ def sample_parameters(space: ParameterSpace, seed: int) -> dict[str, np.ndarray]
     columns: dict[str, list[np.ndarray]] = {k: [] for k in (*SAMPLED_PARAMETERS, "kind")}
     scale = {"rho_s": space.rho_w, "c_s": space.c_w}
     for ks in space.kinds:
+        drawn = {
+            p: ks.parameters[p].sample(rng, ks.count, scale.get(p, 1.0)) for p in SAMPLED_PARAMETERS
+        }
+        for p, dist in ks.parameters.items():
+            if dist.same_factor_as is not None:
+                other = dist.same_factor_as
+                drawn[p] = drawn[other] / scale[other] * scale[p]
         for p in SAMPLED_PARAMETERS:
-            columns[p].append(ks.parameters[p].sample(rng, ks.count, scale.get(p, 1.0)))
+            columns[p].append(drawn[p])
         columns["kind"].append(np.full(ks.count, ks.kind, dtype=object))
     out = {k: np.concatenate(v) if v else np.empty(0) for k, v in columns.items()}
     out["b"] = out["Req"] / np.cbrt(out["alpha"])
@@ -253,9 +291,13 @@ def _distribution(kind: str, name: str, value: Any) -> Distribution:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return Distribution.fixed(float(value))
     if isinstance(value, Mapping):
-        unknown = set(value) - {"min", "max", "value", "distribution", "relative"}
+        unknown = set(value) - {"min", "max", "value", "distribution", "relative", "same_factor_as"}
         if unknown:
             raise InvalidParameterError(f"{where}: unknown keys {sorted(unknown)}")
+        if "same_factor_as" in value:
+            if set(value) != {"same_factor_as"}:
+                raise InvalidParameterError(f"{where}: same_factor_as stands alone")
+            return Distribution.tied(str(value["same_factor_as"]))
         try:
             if "value" in value:
                 v = float(value["value"])
