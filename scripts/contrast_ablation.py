@@ -34,8 +34,10 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ts_toolkit.learn.reports import THETA_THIRDS, bin_masks
+from ts_toolkit.simulate import compute_chunk
+
 ARMS = ("indep", "tied", "fixed")
-THETA_THIRDS = ((0.0, 30.0), (30.0, 60.0), (60.0, 90.0))
 CHUNK = 50
 
 
@@ -46,12 +48,6 @@ def _subset(ds: xr.Dataset, kind: str, n: int, seed: int) -> xr.Dataset:
         raise SystemExit(f"error: --n {n} is more than the {pool.size} {kind} targets in the data")
     idx = np.sort(np.random.default_rng(seed).choice(pool, n, replace=False))
     return ds.isel(target=idx).assign_coords(target=np.arange(n))
-
-
-def _simulate_chunk(frequency: np.ndarray, params: dict[str, np.ndarray]) -> np.ndarray:
-    from ts_toolkit.plugins import get_simulator
-
-    return np.asarray(get_simulator("prolate-spheroid").ts(frequency, **params))
 
 
 def arm_materials(liq: xr.Dataset, arm: str, fixed_ratio: float) -> tuple[np.ndarray, np.ndarray]:
@@ -74,12 +70,14 @@ def liquid_spectra(liq: xr.Dataset, arm: str, fixed_ratio: float, workers: int) 
     f = liq["frequency"].values
     n = liq.sizes["target"]
     chunks = [{k: v[i : i + CHUNK] for k, v in params.items()} for i in range(0, n, CHUNK)]
+    k = len(chunks)
     with ProcessPoolExecutor(workers) as pool:
-        ts = np.concatenate(list(pool.map(_simulate_chunk, [f] * len(chunks), chunks)))
+        done = pool.map(compute_chunk, ["prolate-spheroid"] * k, [f] * k, chunks, range(k))
+        ts = np.concatenate([c.ts for c in done])
     if np.isnan(ts).any():
         raise SystemExit(f"error: {int(np.isnan(ts).any(1).sum())} {arm} spectra hold NaN")
     out = liq.copy()
-    out["TS"] = (("target", "frequency"), ts.astype(np.float32))
+    out["TS"] = (("target", "frequency"), ts)  # float32, as compute_chunk returns it
     out["rho_s"] = ("target", rho_s)
     out["c_s"] = ("target", c_s)
     out.attrs["title"] = f"{n} Table I liquid-filled targets, contrast {arm}"
@@ -139,10 +137,7 @@ def arm_report(model: Any, ds: xr.Dataset, boots: list[np.ndarray]) -> dict[str,
         positions = np.flatnonzero(liq)
         boots.extend(rng.choice(positions, positions.size) for _ in range(2000))
     lo, hi = np.percentile([r2(t, p, "a", s) for s in boots], [5, 95])
-    thirds = [
-        r2(t, p, "a", liq & (t["theta"] >= a) & (t["theta"] < b + (b == 90.0)))
-        for a, b in THETA_THIRDS
-    ]
+    thirds = [r2(t, p, "a", liq & third) for third in bin_masks(t["theta"], THETA_THIRDS)]
     return {
         "test_r2": {k: test.metrics[f"r2_{k}"] for k in ("theta", "a", "b")},
         "liquid_r2": {k: r2(t, p, k, liq) for k in ("theta", "a", "b")},

@@ -160,8 +160,7 @@ class CNNLearner(SpectraLearner):
             width=s["width"],
             dropout=s["dropout"],
             se_reduction=s["se_reduction"],
-            # models saved before this setting existed have no position channel
-            position_channel=bool(s.get("position_channel", False)),
+            position_channel=s["position_channel"],
         )
 
     @property
@@ -219,7 +218,7 @@ class CNNLearner(SpectraLearner):
                     f"{self.settings[key]}; pass --set {key}={start.settings[key]}"
                 )
         state = start.net.state_dict()
-        had = bool(start.settings.get("position_channel", False))
+        had = start.settings["position_channel"]
         if had and not self.settings["position_channel"]:
             raise ModelMismatchError(
                 f"{origin} has a position channel; pass --set position_channel=true"
