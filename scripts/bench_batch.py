@@ -64,8 +64,8 @@ def score_against_truth(out: Path, folder: Path) -> dict[str, int]:
     import numpy as np
     import xarray as xr
 
+    from ts_toolkit.matching import match_targets
     from ts_toolkit.spectra import read_spectra
-    from ts_toolkit.synth.truth import match_targets
 
     ds = read_spectra(out)
     names = np.array([Path(f).name for f in ds["file"].values.astype(str)])

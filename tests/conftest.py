@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+# The command line is built once per process, with every installed plugin's commands, as
+# when ts-toolkit runs; import it before any test restricts TS_TOOLKIT_PLUGINS.
+os.environ.pop("TS_TOOLKIT_PLUGINS", None)
+import ts_toolkit.cli  # noqa: E402, F401
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

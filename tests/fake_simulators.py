@@ -8,14 +8,14 @@ import time
 import numpy as np
 
 from ts_toolkit import hookimpl
-from ts_toolkit.interfaces import ParameterSpec, broadcast_parameters, check_frequency
+from ts_toolkit.interfaces import ParameterSpec, Simulator
 
 _SPECS = {
-    "a": ParameterSpec("a", "m", 0.0, 1.0),
-    "b": ParameterSpec("b", "m", 0.0, 1.0),
-    "theta": ParameterSpec("theta", "degree", 0.0, 90.0),
-    "rho_s": ParameterSpec("rho_s", "kg m-3", 0.0, 5000.0),
-    "c_s": ParameterSpec("c_s", "m s-1", 0.0, 5000.0),
+    "a": ParameterSpec("m", 0.0, 1.0),
+    "b": ParameterSpec("m", 0.0, 1.0),
+    "theta": ParameterSpec("degree", 0.0, 90.0),
+    "rho_s": ParameterSpec("kg m-3", 0.0, 5000.0),
+    "c_s": ParameterSpec("m s-1", 0.0, 5000.0),
 }
 
 
@@ -30,7 +30,7 @@ def toy_ts(f: np.ndarray, p: dict[str, np.ndarray]) -> np.ndarray:
     )
 
 
-class SlowToy:
+class SlowToy(Simulator):
     """Toy spectra, slowly (SLOW_TOY_DELAY seconds per call)."""
 
     name = "slow-toy"
@@ -38,13 +38,12 @@ class SlowToy:
     kinds = ("gas", "liquid")
     parameters = _SPECS
 
-    def ts(self, frequency, **params):
+    def _ts(self, frequency, **p):
         time.sleep(float(os.environ.get("SLOW_TOY_DELAY", "0.2")))
-        p, _ = broadcast_parameters(self.parameters, params)
-        return toy_ts(check_frequency(frequency), p)
+        return toy_ts(frequency, p)
 
 
-class FailingToy:
+class FailingToy(Simulator):
     """Toy spectra that fail for targets with theta > 80 deg."""
 
     name = "failing-toy"
@@ -52,11 +51,10 @@ class FailingToy:
     kinds = ("gas", "liquid")
     parameters = _SPECS
 
-    def ts(self, frequency, **params):
-        p, _ = broadcast_parameters(self.parameters, params)
+    def _ts(self, frequency, **p):
         if np.any(p["theta"] > 80):
             raise RuntimeError("toy failure for theta > 80")
-        return toy_ts(check_frequency(frequency), p)
+        return toy_ts(frequency, p)
 
 
 @hookimpl

@@ -25,6 +25,7 @@ class FakeRawSource:
     """Reads the fake text .raw files."""
 
     name = "fake-raw"
+    suffixes = (".raw",)
 
     def can_open(self, path):
         return Path(path).suffix.lower() == ".raw"

@@ -18,7 +18,7 @@ import xarray as xr
 from conftest import SHARED
 
 from ts_toolkit.batch import run_batch
-from ts_toolkit.commands.apply_cmds import default_model_path
+from ts_toolkit.modelfile import bundled_model_path as default_model_path
 from ts_toolkit.spectra import read_spectra
 
 MODEL = default_model_path()
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.skipif(MODEL is None, reason="no bundled model in this 
 @pytest.fixture(scope="module")
 def cruise(tmp_path_factory) -> Path:
     from ts_toolkit.demo import demo_space
-    from ts_toolkit.synth import make_survey, write_raw, write_truth
+    from ts_toolkit_plugins.ek80.synth import make_survey, write_raw, write_truth
 
     folder = tmp_path_factory.mktemp("cruise")
     for seed in (1, 2):
@@ -48,7 +48,7 @@ def cruise(tmp_path_factory) -> Path:
 
 
 def test_batch_on_ek80_files(cruise: Path) -> None:
-    from ts_toolkit.synth.truth import match_targets
+    from ts_toolkit.matching import match_targets
 
     out = cruise / "out" / "cruise.nc"
     report = run_batch(

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from ts_toolkit.commands.apply_cmds import default_model_path
+from ts_toolkit.modelfile import bundled_model_path as default_model_path
 from ts_toolkit.modelfile import load_model, read_metadata
 
 BUNDLED = default_model_path()

@@ -30,7 +30,7 @@ def test_version():
 def test_plugins_lists_builtin_and_example_fast_and_without_heavy_imports():
     code = (
         "import sys, time; t=time.perf_counter();"
-        "from ts_toolkit.cli import app, _register_commands; _register_commands();"
+        "from ts_toolkit.cli import app;"
         "import typer.testing as tt;"
         "r = tt.CliRunner().invoke(app, ['plugins'], terminal_width=200);"
         "print(r.output);"

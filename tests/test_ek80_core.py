@@ -14,7 +14,7 @@ from ts_toolkit_plugins.ek80.detection import DetectionSettings
 from ts_toolkit_plugins.ek80.merge import merge_targets
 from ts_toolkit_plugins.ek80.pulse_compression import pulse_compress
 from ts_toolkit_plugins.ek80.sphere import ElasticSphere, elastic_sphere_ts
-from ts_toolkit_plugins.ek80.synthetic import PointTarget, synthetic_ping
+from ts_toolkit_plugins.ek80.synth.ping import PointTarget, synthetic_ping
 
 
 def sloped(f: np.ndarray) -> np.ndarray:

@@ -162,9 +162,8 @@ def test_truncated_file_gives_one_line_error(ek80_dir: Path, tmp_path: Path) -> 
 def _invoke(args: list[str]):
     from typer.testing import CliRunner
 
-    from ts_toolkit.cli import _register_commands, app
+    from ts_toolkit.cli import app
 
-    _register_commands()
     return CliRunner().invoke(app, args, terminal_width=200)
 
 
@@ -280,10 +279,10 @@ def test_predict_without_bundled_model(ek80_dir: Path, monkeypatch, capsys) -> N
     """An installation without the bundled model says so in one line (exit 2)."""
     import sys
 
+    from ts_toolkit import modelfile
     from ts_toolkit.cli import main
-    from ts_toolkit.commands import apply_cmds
 
-    monkeypatch.setattr(apply_cmds, "default_model_path", lambda: None)
+    monkeypatch.setattr(modelfile, "bundled_model_path", lambda: None)
     monkeypatch.setattr(sys, "argv", ["ts-toolkit", "predict", str(ek80_dir / FM_FILE)])
     with pytest.raises(SystemExit) as exc:
         main()

@@ -8,8 +8,14 @@ import warnings
 import numpy as np
 import pytest
 
-from ts_toolkit.synth import Survey, SurveySettings, SyntheticTarget, default_channels, write_raw
-from ts_toolkit.synth.survey import channel_stages
+from ts_toolkit_plugins.ek80.synth import (
+    Survey,
+    SurveySettings,
+    SyntheticTarget,
+    default_channels,
+    write_raw,
+)
+from ts_toolkit_plugins.ek80.synth.survey import channel_stages
 
 ep = pytest.importorskip("echopype")
 

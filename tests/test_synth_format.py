@@ -10,16 +10,16 @@ import numpy as np
 import pytest
 
 from ts_toolkit.errors import InputFileError, InvalidParameterError
-from ts_toolkit.synth import raw_format as rf
-from ts_toolkit.synth.config_xml import configuration_xml, environment_xml, parameter_xml
-from ts_toolkit.synth.settings import (
-    Environment,
-    default_channels,
-    francois_garrison,
-    mackenzie_sound_speed,
-    transducer,
+from ts_toolkit_plugins.ek80.absorption import francois_garrison
+from ts_toolkit_plugins.ek80.environment import Environment, mackenzie_sound_speed
+from ts_toolkit_plugins.ek80.synth import raw_format as rf
+from ts_toolkit_plugins.ek80.synth.config_xml import (
+    configuration_xml,
+    environment_xml,
+    parameter_xml,
 )
-from ts_toolkit.synth.transmit import design_stages, tapered_chirp
+from ts_toolkit_plugins.ek80.synth.settings import default_channels, transducer
+from ts_toolkit_plugins.ek80.synth.transmit import design_stages, tapered_chirp
 
 
 def test_nt_time_round_trip_and_known_value():

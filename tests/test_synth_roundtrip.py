@@ -17,7 +17,13 @@ import numpy as np
 import pytest
 
 from ts_toolkit.errors import TsToolkitError
-from ts_toolkit.synth import Survey, SurveySettings, SyntheticTarget, default_channels, write_raw
+from ts_toolkit_plugins.ek80.synth import (
+    Survey,
+    SurveySettings,
+    SyntheticTarget,
+    default_channels,
+    write_raw,
+)
 
 ep = pytest.importorskip("echopype")
 
@@ -194,7 +200,8 @@ def test_minimum_phase_targets_round_trip(tmp_path):
 
 def test_match_targets_against_truth(tmp_path):
     """The truth file and :func:`match_targets` score a Source's output (demo/E2E use)."""
-    from ts_toolkit.synth import match_targets, truth_dataset
+    from ts_toolkit.matching import match_targets
+    from ts_toolkit_plugins.ek80.synth import truth_dataset
 
     src = _ek80_source()
     chans = default_channels("120,200")
@@ -218,8 +225,8 @@ def test_match_targets_against_truth(tmp_path):
 
 
 def test_match_targets_without_a_reader():
+    from ts_toolkit.matching import match_targets
     from ts_toolkit.spectra import make_spectra
-    from ts_toolkit.synth import match_targets
 
     f = np.arange(90e3, 171e3, 1e3)
     truth = make_spectra(

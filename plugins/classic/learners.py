@@ -10,6 +10,7 @@ of trusted types (:data:`TRUSTED_TYPES`); nothing is unpickled.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -18,6 +19,7 @@ from ts_toolkit.errors import InputFileError
 from ts_toolkit.learn.base import SpectraLearner
 from ts_toolkit.learn.data import TARGET_NAMES, LearnArrays
 from ts_toolkit.learn.metrics import metrics_from_arrays
+from ts_toolkit.options import option
 
 #: Every non-default type a classic model file may contain (skops refuses anything else).
 TRUSTED_TYPES: tuple[str, ...] = (
@@ -130,16 +132,26 @@ class SklearnLearner(SpectraLearner):
         self.regressors_ = [_loads(files[n], n) for n in expected[1:]]
 
 
+N_JOBS_HELP = "Parallel jobs (scikit-learn's n_jobs; -1: every CPU)."
+SEED_HELP = "Random seed."
+
+
+@dataclass(frozen=True)
+class KNNOptions:
+    """Options of the ``knn`` learner."""
+
+    k: int = option(5, "Number of neighbours.")
+    weights: str = option("distance", "'distance' or 'uniform' neighbour weights.")
+    n_jobs: int | None = option(None, N_JOBS_HELP)
+    seed: int = option(0, SEED_HELP)
+
+
 class KNNLearner(SklearnLearner):
     """k-nearest neighbours (k = 5, distance-weighted) on z-scored spectra."""
 
     name: ClassVar[str] = "knn"
     multi_output: ClassVar[bool] = True
-
-    def __init__(
-        self, *, k: int = 5, weights: str = "distance", n_jobs: int | None = None, seed: int = 0
-    ) -> None:
-        super().__init__(k=int(k), weights=weights, n_jobs=n_jobs, seed=int(seed))
+    Options: ClassVar[type] = KNNOptions
 
     def _make_classifier(self) -> Any:
         from sklearn.neighbors import KNeighborsClassifier
@@ -154,6 +166,18 @@ class KNNLearner(SklearnLearner):
         return KNeighborsRegressor(n_neighbors=s["k"], weights=s["weights"], n_jobs=s["n_jobs"])
 
 
+@dataclass(frozen=True)
+class SVMOptions:
+    """Options of the ``svm`` learner."""
+
+    C: float = option(1.0, "Regularisation parameter C.")
+    gamma: str | float = option("scale", "RBF kernel coefficient: 'scale', 'auto' or a number.")
+    epsilon: float = option(0.1, "Epsilon-tube of the SVR regressors (z-scored targets).")
+    cache_mb: float = option(1000.0, "Kernel cache size.", unit="MB")
+    n_jobs: int | None = option(None, "Fit the four models in parallel (joblib).")
+    seed: int = option(0, SEED_HELP)
+
+
 class SVMLearner(SklearnLearner):
     """Support vector machines (RBF, C = 1, gamma = "scale"): SVC + one SVR per target.
 
@@ -163,25 +187,7 @@ class SVMLearner(SklearnLearner):
     """
 
     name: ClassVar[str] = "svm"
-
-    def __init__(
-        self,
-        *,
-        C: float = 1.0,
-        gamma: str | float = "scale",
-        epsilon: float = 0.1,
-        cache_mb: float = 1000.0,
-        n_jobs: int | None = None,
-        seed: int = 0,
-    ) -> None:
-        super().__init__(
-            C=float(C),
-            gamma=gamma,
-            epsilon=float(epsilon),
-            cache_mb=float(cache_mb),
-            n_jobs=n_jobs,
-            seed=int(seed),
-        )
+    Options: ClassVar[type] = SVMOptions
 
     def _make_classifier(self) -> Any:
         from sklearn.svm import SVC
@@ -217,6 +223,19 @@ class SVMLearner(SklearnLearner):
         return np.stack([1.0 - p1, p1], axis=1)
 
 
+@dataclass(frozen=True)
+class RFOptions:
+    """Options of the ``rf`` learner."""
+
+    n_estimators: int = option(200, "Trees per forest.")
+    max_features: str | float = option(
+        "sqrt", "Features tried per split: 'sqrt', 'log2' or a fraction."
+    )
+    min_samples_leaf: int = option(3, "Minimum samples per leaf.")
+    n_jobs: int | None = option(-1, N_JOBS_HELP)
+    seed: int = option(0, SEED_HELP)
+
+
 class RFLearner(SklearnLearner):
     """Random forests (max_features = "sqrt"): a classifier + one regressor per target.
 
@@ -227,23 +246,7 @@ class RFLearner(SklearnLearner):
     """
 
     name: ClassVar[str] = "rf"
-
-    def __init__(
-        self,
-        *,
-        n_estimators: int = 200,
-        max_features: str | float = "sqrt",
-        min_samples_leaf: int = 3,
-        n_jobs: int | None = -1,
-        seed: int = 0,
-    ) -> None:
-        super().__init__(
-            n_estimators=int(n_estimators),
-            max_features=max_features,
-            min_samples_leaf=int(min_samples_leaf),
-            n_jobs=n_jobs,
-            seed=int(seed),
-        )
+    Options: ClassVar[type] = RFOptions
 
     def _common(self) -> dict[str, Any]:
         s = self.settings

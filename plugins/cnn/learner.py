@@ -5,14 +5,20 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 import numpy as np
 
-from ts_toolkit.errors import InputFileError, ModelMismatchError, TsToolkitError
+from ts_toolkit.errors import (
+    InputFileError,
+    InvalidParameterError,
+    ModelMismatchError,
+    TsToolkitError,
+)
 from ts_toolkit.learn.base import SpectraLearner
 from ts_toolkit.learn.data import LearnArrays, check_grid
+from ts_toolkit.options import option
 
 WEIGHTS_NAME = "network.pt"
 
@@ -48,106 +54,78 @@ def torch_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _flag(value: Any, name: str) -> bool:
-    """A boolean setting from Python or from ``--set name=true`` (strings true/false/1/0)."""
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text not in ("true", "false", "1", "0", "yes", "no"):
-            raise TsToolkitError(f"cnn: {name} must be true or false, got {value!r}")
-        return text in ("true", "1", "yes")
-    return bool(value)
+@dataclass(frozen=True)
+class CnnOptions:
+    """Options of the ``cnn`` learner (defaults follow the authors' settings, see
+    docs/learning.md)."""
+
+    width: int = option(64, "Channels of the stem (blocks use 2x/4x, the neck 8x); >= 4.")
+    dropout: float = option(0.4, "Dropout rate of the heads.")
+    se_reduction: int = option(16, "Squeeze-excitation reduction factor.")
+    position_channel: bool = option(
+        False, "Give the network each bin's position along the grid as an extra input channel."
+    )
+    epochs: int = option(100, "Maximum epochs; >= 1.")
+    batch_size: int = option(128, "Batch size; >= 2.")
+    lr: float = option(1e-3, "Peak learning rate (AdamW).")
+    weight_decay: float = option(2e-4, "AdamW weight decay.")
+    patience: int = option(30, "Epochs without a better validation composite before stopping.")
+    t0_epochs: int = option(3, "Epochs of the first cosine-annealing cycle.")
+    t_mult: int = option(2, "Growth factor of the cosine cycles (warm restarts).")
+    eta_min: float = option(1e-8, "Learning rate at the end of a cycle.")
+    grad_clip: float = option(1.0, "Gradient-norm clip.")
+    w_ce: float = option(0.1, "Loss weight of the kind (cross-entropy).")
+    w_reg: float = option(2.0, "Loss weight of the regression (Huber theta + MSE a, b).")
+    w_alpha: float = option(0.5, "Loss weight of the aspect-ratio term Huber(a/b, alpha).")
+    input_noise: float = option(
+        0.0, "Sigma of Gaussian noise on the z-scored input (a regulariser; off by default)."
+    )
+    noise_db: float = option(0.0, "Sigma of Gaussian TS noise added while training.", unit="dB")
+    max_minutes: float = option(
+        0.0, "Time budget of the training loop (0: none); keeps the best model.", unit="min"
+    )
+    init: str | None = option(
+        None, "A cnn model file to start from (warm start) instead of random weights."
+    )
+    seed: int = option(0, "Seed of the weights and the batch order.")
+    device: str = option("auto", "'auto' (CUDA if available), 'cpu' or 'cuda[:n]'.")
+    threads: int | None = option(None, "Torch CPU threads (none: torch's default).")
+    progress: bool = option(True, "Show the progress bar.")
+
+    def __post_init__(self) -> None:
+        if self.width < 4 or self.epochs < 1 or self.batch_size < 2:
+            raise InvalidParameterError("cnn: width must be ≥ 4, epochs ≥ 1 and batch_size ≥ 2")
+        if not self.max_minutes >= 0:
+            raise InvalidParameterError(
+                f"cnn: max_minutes must be ≥ 0 (0: no limit), got {self.max_minutes}"
+            )
 
 
 class CNNLearner(SpectraLearner):
     """Hybrid 1-D CNN (residual + squeeze-excitation; kind, theta and size heads).
 
     Architecture: :mod:`ts_toolkit_plugins.cnn.network`; loss, schedule and early stopping:
-    :mod:`ts_toolkit_plugins.cnn.training`. Defaults follow the authors' settings
-    (docs/learning.md). Options:
+    :mod:`ts_toolkit_plugins.cnn.training`. Options: :class:`CnnOptions`
+    (``ts-toolkit plugins --options cnn``); defaults follow the authors' settings
+    (docs/learning.md). Notes on some of them:
 
-    - ``width``: channels of the stem (blocks use 2×/4×, the neck 8×); ``dropout``;
-      ``se_reduction``; ``position_channel``: give the network each bin's position along the
-      frequency grid as an extra input channel (off by default: not in the authors' network).
-    - ``epochs``, ``batch_size``, ``lr``, ``weight_decay``, ``patience`` (epochs without a
-      better validation composite before stopping), ``t0_epochs``/``t_mult``/``eta_min``
-      (cosine annealing with warm restarts, stepped per batch), ``grad_clip``.
-    - ``w_ce``, ``w_reg``, ``w_alpha``: loss weights.
-    - ``input_noise``: σ of Gaussian noise on the z-scored input (the authors used 0.5 as a
-      regulariser; off by default: on the synthetic benchmark it cost 0.17 of composite
-      score, docs/learning.md); ``noise_db``: σ (dB) of Gaussian TS noise for robustness
-      (off by default).
-    - ``max_minutes``: time budget of the training loop (0: none); training stops before an
-      epoch that would end past it at the mean pace so far, keeping the best model.
-    - ``init``: path of a cnn model file to start from (warm start / fine-tuning) instead of
-      random weights; it must have the same architecture (width, se_reduction) and frequency
-      grid. A model without the position channel can start one with it (its new input
-      weights start at zero, so the starting network computes what the old one did). The
+    - ``position_channel`` is off by default: it is not in the authors' network.
+    - ``input_noise``: the authors used 0.5 as a regulariser; off by default, since on the
+      synthetic benchmark it cost 0.17 of composite score (docs/learning.md).
+    - ``max_minutes``: training stops before an epoch that would end past the budget at
+      the mean pace so far, keeping the best model.
+    - ``init`` must have the same architecture (width, se_reduction) and frequency grid. A
+      model without the position channel can start one with it (its new input weights
+      start at zero, so the starting network computes what the old one did). The
       schedule, optimiser state and early stopping start afresh.
-    - ``device``: "auto" (CUDA if available), "cpu" or "cuda[:n]"; ``progress``: show the
-      progress bar; ``seed``.
     """
 
     name: ClassVar[str] = "cnn"
     runtime_options: ClassVar[tuple[str, ...]] = ("device", "progress", "threads")
+    Options: ClassVar[type] = CnnOptions
 
-    def __init__(
-        self,
-        *,
-        width: int = 64,
-        dropout: float = 0.4,
-        se_reduction: int = 16,
-        position_channel: bool = False,
-        epochs: int = 100,
-        batch_size: int = 128,
-        lr: float = 1e-3,
-        weight_decay: float = 2e-4,
-        patience: int = 30,
-        t0_epochs: int = 3,
-        t_mult: int = 2,
-        eta_min: float = 1e-8,
-        grad_clip: float = 1.0,
-        w_ce: float = 0.1,
-        w_reg: float = 2.0,
-        w_alpha: float = 0.5,
-        input_noise: float = 0.0,
-        noise_db: float = 0.0,
-        max_minutes: float = 0.0,
-        init: str | None = None,
-        seed: int = 0,
-        device: str = "auto",
-        threads: int | None = None,
-        progress: bool = True,
-    ) -> None:
-        if int(width) < 4 or int(epochs) < 1 or int(batch_size) < 2:
-            raise TsToolkitError("cnn: width must be ≥ 4, epochs ≥ 1 and batch_size ≥ 2")
-        if not float(max_minutes) >= 0:
-            raise TsToolkitError(f"cnn: max_minutes must be ≥ 0 (0: no limit), got {max_minutes}")
-        super().__init__(
-            width=int(width),
-            dropout=float(dropout),
-            se_reduction=int(se_reduction),
-            position_channel=_flag(position_channel, "position_channel"),
-            epochs=int(epochs),
-            batch_size=int(batch_size),
-            lr=float(lr),
-            weight_decay=float(weight_decay),
-            patience=int(patience),
-            t0_epochs=int(t0_epochs),
-            t_mult=int(t_mult),
-            eta_min=float(eta_min),
-            grad_clip=float(grad_clip),
-            w_ce=float(w_ce),
-            w_reg=float(w_reg),
-            w_alpha=float(w_alpha),
-            input_noise=float(input_noise),
-            noise_db=float(noise_db),
-            max_minutes=float(max_minutes),
-            init=str(init) if init else None,
-            seed=int(seed),
-            device=str(device),
-            threads=threads,
-            progress=bool(progress),
-        )
+    def __init__(self, **settings: Any) -> None:
+        super().__init__(**settings)
         self.net: Any = None
         self._device: Any = None
 

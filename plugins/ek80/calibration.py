@@ -93,3 +93,9 @@ class Calibration:
             self._get("offset_along", f, self.offset_along * ones),
             self._get("offset_athwart", f, self.offset_athwart * ones),
         )
+
+
+def impedance_factor(z_transducer: float, z_receiver: float) -> float:
+    """``K_z = |z_rx + z_td|² / |z_rx|² / |z_td|`` (1/ohm) of the EK80 power formula
+    (Andersen et al. 2024): transducer and receiver impedances in ohm."""
+    return (abs(z_receiver + z_transducer) / abs(z_receiver)) ** 2 / abs(z_transducer)

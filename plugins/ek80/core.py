@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from .absorption import francois_garrison
+from ts_toolkit.options import option
+
 from .angles import (
     SINGLE_BEAM,
     beam_compensation,
@@ -24,6 +25,7 @@ from .angles import (
 )
 from .calibration import Calibration
 from .detection import DetectionSettings, detect, envelope_width
+from .environment import Environment
 from .filters import FilterStage
 from .pulse_compression import (
     autocorrelation,
@@ -34,17 +36,6 @@ from .pulse_compression import (
     sector_average,
 )
 from .tsf import target_ts, window_spectrum
-
-
-@dataclass(frozen=True)
-class Environment:
-    """Water properties: sound speed (m/s), temperature (°C), salinity (PSU), depth (m), pH."""
-
-    sound_speed: float = 1500.0
-    temperature: float = 10.0
-    salinity: float = 35.0
-    depth: float = 0.0
-    ph: float = 8.0
 
 
 @dataclass
@@ -90,9 +81,9 @@ class TsfSettings:
     target's peak; ``frequency_step`` (Hz) spaces the output grid (multiples of it within
     the transmit band); ``band_trim`` (Hz) is dropped at each end of the band."""
 
-    window: float = 0.5
-    frequency_step: float = 1000.0
-    band_trim: float = 0.0
+    window: float = option(0.5, "Half-length of the range window around a target.", unit="m")
+    frequency_step: float = option(1000.0, "Spacing of the output frequency grid.", unit="Hz")
+    band_trim: float = option(0.0, "Dropped at each end of the transmit band.", unit="Hz")
 
 
 def band_grid(f_start: float, f_stop: float, step: float, trim: float = 0.0) -> np.ndarray:
@@ -158,7 +149,7 @@ def process_ping(
     replica = replica or Replica.build(ping)
     cal, env = ping.calibration, ping.environment
     dt = ping.sample_interval
-    c = env.sound_speed
+    c = env.c
     f_c = ping.f_centre
 
     y_pc = pulse_compress(ping.samples, replica.y_mf)
@@ -166,7 +157,7 @@ def process_ping(
     power = received_power(y, ping.n_sectors, cal.z_transducer, cal.z_receiver)
     n = np.arange(power.size) + ping.sample_offset
     ranges = n * dt * c / 2.0
-    alpha_c = float(francois_garrison(f_c, env.temperature, env.salinity, env.depth, env.ph, c))
+    alpha_c = float(env.absorption(f_c))
     gain_c = 10 ** (float(cal.gain_db(f_c)) / 10)
     with np.errstate(divide="ignore", invalid="ignore"):
         sp = (
@@ -256,11 +247,7 @@ def process_ping(
             cal,
             ping.n_sectors,
             ping.transmit_power,
-            c,
-            env.temperature,
-            env.salinity,
-            env.depth,
-            env.ph,
+            env,
         )
         targets.append(
             {

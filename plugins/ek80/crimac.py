@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from .calibration import Calibration
-from .core import ChannelPing, Environment
+from .core import ChannelPing
+from .environment import Environment
 from .filters import FilterStage
 
 
@@ -83,7 +84,7 @@ def load_crimac_ping(path: str | Path) -> ChannelPing:
             temperature=float(env["Temperature"]),
             salinity=float(env["Salinity"]),
             depth=float(env["Depth"]),
-            ph=float(env.get("Acidity", 8.0)),
+            acidity=float(env.get("Acidity", 8.0)),
         ),
         sample_offset=int(d["RAW3"].get("offset", 0)),
         channel=str(d.get("COMMENTS", {}).get("Tranciever and Transducer", "")),

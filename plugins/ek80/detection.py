@@ -33,9 +33,11 @@ Single-beam channels have no angles: criteria 4–5 are skipped and TS is uncomp
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
+
+from ts_toolkit.options import option
 
 UPSAMPLE = 8
 
@@ -44,21 +46,33 @@ UPSAMPLE = 8
 class DetectionSettings:
     """Single-target detection criteria (SI units, angles in degrees, levels in dB)."""
 
-    min_ts: float = -50.0
-    pldl: float = 6.0
-    min_echo_length: float = 0.7
-    max_echo_length: float = 1.5
-    max_beam_compensation: float = 6.0
-    max_angle_std: float = 0.6
-    min_range: float = 1.0
-    max_range: float | None = None
-    min_separation: float = 0.5
-    bottom_sp: float | None = -15.0
-    bottom_margin: float = 0.5
-    sidelobe_margin: float | None = 10.0
-
-    def as_dict(self) -> dict[str, float | None]:
-        return asdict(self)
+    min_ts: float = option(
+        -50.0, "Minimum beam-compensated TS at the centre frequency.", unit="dB re 1 m2"
+    )
+    pldl: float = option(6.0, "Pulse-length determination level below the peak.", unit="dB")
+    min_echo_length: float = option(0.7, "Minimum echo length / compressed pulse length.")
+    max_echo_length: float = option(1.5, "Maximum echo length / compressed pulse length.")
+    max_beam_compensation: float = option(6.0, "Maximum two-way beam compensation.", unit="dB")
+    max_angle_std: float = option(
+        0.6, "Maximum std of the split-beam angles over an echo.", unit="deg"
+    )
+    min_range: float = option(1.0, "Minimum range (raised to c·τ/2 when smaller).", unit="m")
+    max_range: float | None = option(None, "Maximum range (none: the whole record).", unit="m")
+    min_separation: float = option(
+        0.5, "A weaker candidate closer than this to a stronger one is dropped.", unit="m"
+    )
+    bottom_sp: float | None = option(
+        -15.0, "Sp from which an echo counts as the seabed (none: no bottom guard).", unit="dB"
+    )
+    bottom_margin: float = option(
+        0.5, "Targets closer than this above the seabed, or beyond it, are dropped.", unit="m"
+    )
+    sidelobe_margin: float | None = option(
+        10.0,
+        "A candidate must exceed the range side-lobe level of stronger echoes by this "
+        "(none: no side-lobe test).",
+        unit="dB",
+    )
 
 
 def envelope_width(

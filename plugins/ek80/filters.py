@@ -16,23 +16,35 @@ import numpy.typing as npt
 
 @dataclass(frozen=True)
 class FilterStage:
-    """One FIR stage: complex coefficients and an integer decimation factor."""
+    """One FIR stage: complex coefficients (complex64 as a file stores them, else
+    complex128) and an integer decimation factor."""
 
     coefficients: np.ndarray
     decimation: int
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "coefficients", np.asarray(self.coefficients, complex))
+        coefficients = np.asarray(self.coefficients)
+        if coefficients.dtype != np.complex64:  # complex64 (as stored in a file) stays exact
+            coefficients = coefficients.astype(complex)
+        object.__setattr__(self, "coefficients", coefficients)
         if int(self.decimation) < 1:
             raise ValueError(f"decimation factor must be >= 1, got {self.decimation}")
         object.__setattr__(self, "decimation", int(self.decimation))
 
 
-def apply_stages(signal: npt.ArrayLike, stages: Sequence[FilterStage]) -> np.ndarray:
-    """Filter (full convolution) and decimate ``signal`` through ``stages`` in order."""
+def apply_stages(
+    signal: npt.ArrayLike, stages: Sequence[FilterStage], axis: int = -1
+) -> np.ndarray:
+    """Filter (full convolution) and decimate ``signal`` through ``stages`` in order, along
+    ``axis`` (overlap-add convolution: fast for the long records of a synthetic ping)."""
+    from scipy import signal as sps
+
     y = np.asarray(signal)
     for stage in stages:
-        y = np.convolve(y, stage.coefficients, mode="full")[:: stage.decimation]
+        shape = [1] * y.ndim
+        shape[axis] = stage.coefficients.size
+        y = sps.oaconvolve(y, stage.coefficients.reshape(shape), mode="full", axes=axis)
+        y = np.take(y, np.arange(0, y.shape[axis], stage.decimation), axis=axis)
     return np.asarray(y, dtype=complex)
 
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from .calibration import impedance_factor
 from .chirp import ideal_chirp
 from .filters import FilterStage, apply_stages, decimated_rate
 
@@ -90,5 +91,4 @@ def received_power(
     ``P = N_u |y|² / (2√2)² · |z_rx + z_td|² / z_rx² / |z_td|`` (Andersen et al. 2024);
     impedances in ohm.
     """
-    imp = (abs(z_receiver + z_transducer) / abs(z_receiver)) ** 2 / abs(z_transducer)
-    return n_sectors * np.abs(y) ** 2 / 8.0 * imp
+    return n_sectors * np.abs(y) ** 2 / 8.0 * impedance_factor(z_transducer, z_receiver)

@@ -22,7 +22,8 @@ import numpy as np
 from ts_toolkit.errors import InputFileError
 
 from .calibration import Calibration
-from .core import ChannelPing, Environment
+from .core import ChannelPing
+from .environment import Environment
 from .filters import FilterStage
 
 DEFAULT_Z_TRANSDUCER = 75.0  # ohm, Simrad transducers
@@ -150,7 +151,7 @@ def _environment(ed: Any) -> Environment:
         temperature=get("temperature", 10.0),
         salinity=get("salinity", 35.0),
         depth=get("depth", 0.0),
-        ph=get("acidity", 8.0),
+        acidity=get("acidity", 8.0),
     )
 
 

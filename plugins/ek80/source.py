@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from ts_toolkit.errors import InputFileError, InvalidParameterError
+from ts_toolkit.errors import InputFileError
+from ts_toolkit.interfaces import Source, SyntheticSurvey
+from ts_toolkit.options import option
 
+from .core import TsfSettings
 from .datagrams import check_framing, is_ek80
+from .detection import DetectionSettings
 
 if TYPE_CHECKING:
-    from .core import TsfSettings
-    from .detection import DetectionSettings
+    from collections.abc import Callable
+
+    from ts_toolkit.parameters import ParameterSpace
 
 METHOD = (
     "Andersen et al. 2024 (Methods Ecol. Evol. 15:317); Demer et al. 2015 "
@@ -24,56 +29,63 @@ METHOD = (
 )
 
 
-def split_options(options: dict[str, Any]) -> tuple[DetectionSettings, TsfSettings, dict[str, Any]]:
-    """Detection settings, TS(f) settings and the remaining options; unknown names raise."""
-    from .core import TsfSettings
-    from .detection import DetectionSettings
+@dataclass(frozen=True)
+class Ek80Options(DetectionSettings, TsfSettings):
+    """Options of the ``ek80`` source: single-target detection (:class:`DetectionSettings`),
+    TS(f) (:class:`TsfSettings`) and which channels to read."""
 
-    det_names = {f.name for f in fields(DetectionSettings)}
-    tsf_names = {f.name for f in fields(TsfSettings)}
-    other_names = {"channels", "single_beam", "merge", "range_tolerance", "open_kwargs"}
-    unknown = set(options) - det_names - tsf_names - other_names
-    if unknown:
-        raise InvalidParameterError(
-            f"unknown ek80 option(s) {sorted(unknown)}; known: "
-            f"{sorted(det_names | tsf_names | other_names)}"
-        )
-    det = DetectionSettings(**{k: v for k, v in options.items() if k in det_names})
-    tsf = TsfSettings(**{k: v for k, v in options.items() if k in tsf_names})
-    rest = {k: v for k, v in options.items() if k in other_names}
-    return det, tsf, rest
+    channels: tuple[str, ...] | None = option(None, "Only these channel ids (all: none).")
+    single_beam: bool = option(
+        False, "Also extract single-beam FM channels (no beam compensation)."
+    )
+    merge: bool = option(
+        True, "Merge targets seen by several channels in the same ping at the same range."
+    )
+    range_tolerance: float = option(
+        0.1, "Range difference within which targets of two channels are merged.", unit="m"
+    )
+    use_swap: bool = option(False, "Let echopype keep samples on disk (large files).")
+
+    def detection(self) -> DetectionSettings:
+        return DetectionSettings(**_subset(self, DetectionSettings))
+
+    def tsf(self) -> TsfSettings:
+        return TsfSettings(**_subset(self, TsfSettings))
 
 
-class Ek80Source:
+def _subset(options: Ek80Options, cls: type) -> dict[str, Any]:
+    return {f.name: getattr(options, f.name) for f in fields(cls)}
+
+
+#: Transducers of the synthetic survey that :meth:`Ek80Source.write_synthetic_survey` writes.
+SYNTHETIC_CHANNELS = "70,120,200"
+
+
+class Ek80Source(Source):
     """Simrad EK80 .raw (FM, complex samples) via echopype: single targets and their TS(f)."""
 
     name: ClassVar[str] = "ek80"
+    suffixes: ClassVar[tuple[str, ...]] = (".raw",)
+    Options: ClassVar[type] = Ek80Options
+    writes_synthetic_surveys: ClassVar[bool] = True
 
     def can_open(self, path: str | Path) -> bool:
         """True when the file starts with an EK80 ``XML0`` datagram (no echopype import)."""
         return Path(path).is_file() and is_ek80(path)
 
-    def open(self, path: str | Path, **options: Any) -> Any:
-        """Detect single targets in every FM split-beam channel and return their TS(f).
-
-        Options: any :class:`DetectionSettings` or :class:`TsfSettings` field;
-        ``channels`` (list of channel ids), ``single_beam`` (bool, default False: include
-        single-beam FM channels, uncompensated), ``merge`` (bool, default True),
-        ``range_tolerance`` (m, default 0.1), ``open_kwargs`` (dict for
-        ``echopype.open_raw``).
-        """
+    def _open(self, path: Path, options: Ek80Options) -> Any:
+        """Detect single targets in every FM split-beam channel and return their TS(f)."""
         from .core import PingResult, Replica, process_ping
         from .merge import merge_targets
         from .reader import iter_fm_pings
 
-        p = Path(path)
+        p = path
         if not p.is_file():
             raise InputFileError(f"file not found: {p}")
         if not is_ek80(p):
             raise InputFileError(f"{p} is not an EK80 .raw file (no XML0 datagram first)")
         check_framing(p)
-        det, tsf, rest = split_options(dict(options))
-        single_beam = bool(rest.get("single_beam", False))
+        det, tsf = options.detection(), options.tsf()
         info: dict[str, Any] = {}
         skipped: set[str] = set()
         targets: list[dict[str, Any]] = []
@@ -81,10 +93,10 @@ class Ek80Source:
         replicas: dict[tuple[Any, ...], Replica] = {}
         counts: dict[str, int] = {}
         used: set[str] = set()
-        for ping in iter_fm_pings(
-            p, info, rest.get("channels"), **dict(rest.get("open_kwargs") or {})
-        ):
-            if not single_beam and (ping.beam_type == 0 or ping.n_sectors < 3):
+        channels = list(options.channels) if options.channels else None
+        open_kwargs = {"use_swap": True} if options.use_swap else {}
+        for ping in iter_fm_pings(p, info, channels, **open_kwargs):
+            if not options.single_beam and (ping.beam_type == 0 or ping.n_sectors < 3):
                 skipped.add(ping.channel)
                 continue
             used.add(ping.channel)
@@ -113,16 +125,52 @@ class Ek80Source:
         if not used:
             raise InputFileError(
                 f"no split-beam FM channels in {p} (single-beam FM channels: "
-                f"{', '.join(sorted(skipped))}; use single_beam=True to extract them "
+                f"{', '.join(sorted(skipped))}; use -O single_beam=true to extract them "
                 "without beam compensation)"
             )
         info["channels"] = {k: v for k, v in info["channels"].items() if k in used}
-        if rest.get("merge", True):
-            targets = merge_targets(targets, float(rest.get("range_tolerance", 0.1)))
+        if options.merge:
+            targets = merge_targets(targets, options.range_tolerance)
         else:
             for t in targets:
                 t["members"] = 1
         return build_spectra(p, targets, grids, det, tsf, info, counts, sorted(skipped))
+
+    def write_synthetic_survey(
+        self,
+        out: Path,
+        truth: Path,
+        n_targets: int,
+        seed: int,
+        *,
+        simulator: str,
+        space: ParameterSpace | None = None,
+        noise_db: float | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> SyntheticSurvey:
+        """An EK80 FM survey (ES70-7C, ES120-7C, ES200-7C: 45-260 kHz; one target per
+        ping) with ``n_targets`` targets drawn from ``space``: the ``.raw`` file ``out`` and
+        its truth ``truth`` (NetCDF, a CSV beside it); see :func:`.synth.make_survey`."""
+        import xarray as xr
+
+        from .synth import make_survey, write_raw, write_truth
+
+        survey = make_survey(
+            n_targets,
+            seed,
+            channels=SYNTHETIC_CHANNELS,
+            simulator=simulator,
+            space=space,
+            noise_db=noise_db,
+            progress=progress,
+        )
+        write_raw(survey, out)
+        truth_nc, _ = write_truth(survey, truth, truth.with_suffix(".csv"), raw_file=out)
+        bands = ", ".join(
+            f"{c.model.name} {c.model.f_start / 1e3:g}-{c.model.f_stop / 1e3:g} kHz"
+            for c in survey.settings.channels
+        )
+        return SyntheticSurvey(out, xr.load_dataset(truth_nc), f"EK80 FM survey: {bands}")
 
 
 def build_spectra(

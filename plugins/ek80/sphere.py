@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import spherical_jn, spherical_yn
 
-from ts_toolkit.interfaces import ParameterSpec, broadcast_parameters, check_frequency
+from ts_toolkit.interfaces import ParameterSpec, Simulator
 
 TUNGSTEN_CARBIDE = {"rho_s": 14900.0, "c_L": 6853.0, "c_T": 4171.0}
 
@@ -98,37 +98,24 @@ def water_density(temperature: float, salinity: float) -> float:
     )
 
 
-class ElasticSphere:
+class ElasticSphere(Simulator):
     """Solid elastic sphere (Faran 1951): calibration spheres, e.g. 38.1 mm tungsten carbide."""
 
     name: ClassVar[str] = "elastic-sphere"
     version: ClassVar[str] = "1.0"
     kinds: ClassVar[tuple[str, ...]] = ()
     parameters: ClassVar[dict[str, ParameterSpec]] = {
-        "a": ParameterSpec("a", "m", 1e-3, 0.1, "sphere radius"),
-        "rho_s": ParameterSpec("rho_s", "kg m-3", 1000.0, 25000.0, "sphere density", 14900.0),
-        "c_L": ParameterSpec("c_L", "m s-1", 1000.0, 12000.0, "longitudinal sound speed", 6853.0),
-        "c_T": ParameterSpec("c_T", "m s-1", 500.0, 8000.0, "transverse sound speed", 4171.0),
-        "rho_w": ParameterSpec("rho_w", "kg m-3", 990.0, 1060.0, "water density", 1026.0),
-        "c_w": ParameterSpec("c_w", "m s-1", 1400.0, 1600.0, "water sound speed", 1500.0),
+        "a": ParameterSpec("m", 1e-3, 0.1, "sphere radius"),
+        "rho_s": ParameterSpec("kg m-3", 1000.0, 25000.0, "sphere density", 14900.0),
+        "c_L": ParameterSpec("m s-1", 1000.0, 12000.0, "longitudinal sound speed", 6853.0),
+        "c_T": ParameterSpec("m s-1", 500.0, 8000.0, "transverse sound speed", 4171.0),
+        "rho_w": ParameterSpec("kg m-3", 990.0, 1060.0, "water density", 1026.0),
+        "c_w": ParameterSpec("m s-1", 1400.0, 1600.0, "water sound speed", 1500.0),
     }
 
-    def ts(self, frequency: npt.ArrayLike, **params: npt.ArrayLike) -> np.ndarray:
-        """TS (dB re 1 m²) at ``frequency`` (Hz); parameters as scalars or 1-D arrays."""
-        f = check_frequency(frequency)
-        values, scalar = broadcast_parameters(self.parameters, params)
-        out = np.stack(
-            [
-                elastic_sphere_ts(
-                    f,
-                    values["a"][i],
-                    values["rho_s"][i],
-                    values["c_L"][i],
-                    values["c_T"][i],
-                    values["rho_w"][i],
-                    values["c_w"][i],
-                )
-                for i in range(values["a"].size)
-            ]
+    def _ts(self, frequency: np.ndarray, **p: np.ndarray) -> np.ndarray:
+        """TS (dB re 1 m²) at ``frequency`` (Hz) of each sphere."""
+        names = ("a", "rho_s", "c_L", "c_T", "rho_w", "c_w")
+        return np.stack(
+            [elastic_sphere_ts(frequency, *(p[k][i] for k in names)) for i in range(p["a"].size)]
         )
-        return out[0] if scalar else out

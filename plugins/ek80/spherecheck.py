@@ -69,7 +69,7 @@ def sphere_check(
     ``diameter`` in m; ``options`` are detection/TS(f) settings (see the ek80 source).
     """
     from .core import Replica, process_ping
-    from .source import split_options
+    from .source import Ek80Source
     from .sphere import elastic_sphere_ts, water_density
 
     if material.lower() not in MATERIALS:
@@ -81,7 +81,8 @@ def sphere_check(
     rho_s, c_l, c_t = MATERIALS[material.lower()]
     p = Path(path)
     options.setdefault("min_ts", -80.0)
-    det, tsf, rest = split_options(options)
+    opts = Ek80Source().options(**options)
+    det, tsf = opts.detection(), opts.tsf()
     if p.suffix.lower() == ".json":
         from .crimac import load_crimac_ping
 
@@ -94,7 +95,7 @@ def sphere_check(
         from .reader import iter_fm_pings
 
         check_framing(p)
-        pings = iter_fm_pings(p, {}, rest.get("channels"))
+        pings = iter_fm_pings(p, {}, list(opts.channels) if opts.channels else None)
     detections: list[dict[str, Any]] = []
     frequency = None
     env = None
@@ -123,7 +124,7 @@ def sphere_check(
         c_l,
         c_t,
         water_density(env.temperature, env.salinity),
-        env.sound_speed,
+        env.c,
     )
     measured = np.stack([d["TS"] for d in detections])
     label = f"{diameter * 1e3:g} mm {material.upper()} sphere, {p.name}"

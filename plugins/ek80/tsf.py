@@ -19,9 +19,9 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from .absorption import francois_garrison
 from .angles import beam_compensation
 from .calibration import Calibration
+from .environment import Environment
 from .pulse_compression import received_power
 
 
@@ -59,24 +59,20 @@ def target_ts(
     calibration: Calibration,
     n_sectors: int,
     transmit_power: float,
-    sound_speed: float,
-    temperature: float,
-    salinity: float,
-    depth: float,
-    ph: float,
+    environment: Environment,
 ) -> tuple[np.ndarray, np.ndarray]:
     """TS(f) (dB re 1 m²) and the two-way beam compensation B(f) (dB) applied.
 
     ``angle_along``/``angle_athwart`` (deg) are the physical angles before offsets (None
-    for single beam); range in m; power in W; environment in °C, PSU, m, pH.
+    for single beam); range in m; power in W.
     """
     f = np.asarray(frequency, float)
     p_rx = received_power(
         normalised_spectrum, n_sectors, calibration.z_transducer, calibration.z_receiver
     )
-    wavelength = sound_speed / f
+    wavelength = environment.c / f
     gain = 10 ** (calibration.gain_db(f) / 10)
-    alpha = francois_garrison(f, temperature, salinity, depth, ph, sound_speed)
+    alpha = environment.absorption(f)
     if angle_along is None or angle_athwart is None:
         comp = np.zeros_like(f)
     else:

@@ -11,10 +11,9 @@ import warnings
 from typing import ClassVar
 
 import numpy as np
-import numpy.typing as npt
 
 from ts_toolkit.errors import InvalidParameterError
-from ts_toolkit.interfaces import ParameterSpec, broadcast_parameters, check_frequency
+from ts_toolkit.interfaces import ParameterSpec, Simulator
 
 BOUNDARIES = {"fluid": 0, "rigid": 1, "pressure-release": 2}
 
@@ -61,73 +60,78 @@ def backscatter_amplitude(
     )
 
 
-class ProlateSpheroid:
+class ProlateSpheroid(Simulator):
     """Exact modal-series TS of a homogeneous prolate spheroid (fluid, rigid or PR)."""
 
     name: ClassVar[str] = "prolate-spheroid"
     version: ClassVar[str] = "1.0.0"
     kinds: ClassVar[tuple[str, ...]] = ("gas", "liquid")
     parameters: ClassVar[dict[str, ParameterSpec]] = {
-        "a": ParameterSpec("a", "m", 1e-6, 10.0, "semi-major axis"),
-        "b": ParameterSpec("b", "m", 1e-6, 10.0, "semi-minor axis (b < a)"),
+        "a": ParameterSpec("m", 1e-6, 10.0, "semi-major axis"),
+        "b": ParameterSpec("m", 1e-6, 10.0, "semi-minor axis (b < a)"),
         "theta": ParameterSpec(
-            "theta", "deg", 0.0, 90.0, "incidence angle to the major axis (90 = broadside)"
+            "deg", 0.0, 90.0, "incidence angle to the major axis (90 = broadside)"
         ),
         "rho_s": ParameterSpec(
-            "rho_s", "kg/m3", 1e-3, 1e5, "density of the interior (ignored unless fluid)", 1027.0
+            "kg/m3", 1e-3, 1e5, "density of the interior (ignored unless fluid)", 1027.0
         ),
         "c_s": ParameterSpec(
-            "c_s", "m/s", 1.0, 1e5, "sound speed of the interior (ignored unless fluid)", 1500.0
+            "m/s", 1.0, 1e5, "sound speed of the interior (ignored unless fluid)", 1500.0
         ),
-        "rho_w": ParameterSpec("rho_w", "kg/m3", 1e-3, 1e5, "density of the water", 1027.0),
-        "c_w": ParameterSpec("c_w", "m/s", 1.0, 1e5, "sound speed of the water", 1500.0),
+        "rho_w": ParameterSpec("kg/m3", 1e-3, 1e5, "density of the water", 1027.0),
+        "c_w": ParameterSpec("m/s", 1.0, 1e5, "sound speed of the water", 1500.0),
     }
+    settings: ClassVar[dict[str, str]] = {"boundary": "fluid"}
 
-    def ts(
-        self, frequency: npt.ArrayLike, *, boundary: str = "fluid", **params: npt.ArrayLike
+    def _ts(
+        self,
+        frequency: np.ndarray,
+        *,
+        boundary: str,
+        a: np.ndarray,
+        b: np.ndarray,
+        theta: np.ndarray,
+        rho_s: np.ndarray,
+        c_s: np.ndarray,
+        rho_w: np.ndarray,
+        c_w: np.ndarray,
     ) -> np.ndarray:
-        """TS (dB re 1 m^2) at ``frequency`` (Hz) for one or many targets.
-
-        Parameters: a, b (m, a > b), theta (deg, 0..90), rho_s (kg/m3), c_s (m/s), rho_w,
-        c_w; boundary in {"fluid", "rigid", "pressure-release"}.  For the fluid boundary
-        rho_s and c_s should be given explicitly (their defaults are water-like).
-        """
+        """TS (dB re 1 m^2) at ``frequency`` (Hz) of each target: a, b (m, a > b), theta
+        (deg, 0..90), rho_s (kg/m3), c_s (m/s), rho_w, c_w; ``boundary`` in {"fluid",
+        "rigid", "pressure-release"}. For the fluid boundary rho_s and c_s should be given
+        explicitly (their defaults are water-like)."""
         if boundary not in BOUNDARIES:
             raise InvalidParameterError(
                 f"boundary must be one of {sorted(BOUNDARIES)}, got {boundary!r}"
             )
-        freq = check_frequency(frequency)
-        values, scalar = broadcast_parameters(self.parameters, params)
-        a, b = values["a"], values["b"]
         if np.any(a <= b):
             i = int(np.argmax(a <= b))
             raise InvalidParameterError(
                 f"parameter 'a' must exceed 'b' (prolate spheroid); got a={a[i]:g} m, b={b[i]:g} m"
             )
-        n_t = a.shape[0]
-        out = np.empty((n_t, freq.shape[0]))
-        for t in range(n_t):
+        out = np.empty((a.shape[0], frequency.shape[0]))
+        for t in range(a.shape[0]):
             fbs, ok = backscatter_amplitude(
-                freq,
+                frequency,
                 float(a[t]),
                 float(b[t]),
-                float(values["theta"][t]),
-                float(values["rho_s"][t]),
-                float(values["c_s"][t]),
-                float(values["rho_w"][t]),
-                float(values["c_w"][t]),
+                float(theta[t]),
+                float(rho_s[t]),
+                float(c_s[t]),
+                float(rho_w[t]),
+                float(c_w[t]),
                 boundary,
             )
             with np.errstate(divide="ignore", invalid="ignore"):
                 out[t] = 20.0 * np.log10(np.abs(fbs))
             if not np.all(ok):
-                bad = freq[~ok]
+                bad = frequency[~ok]
                 warnings.warn(
                     f"prolate-spheroid: series not converged at {bad.size} frequencies "
                     f"({bad[0]:g} Hz ...) for a={a[t]:g} m, b={b[t]:g} m, "
-                    f"theta={values['theta'][t]:g} deg, rho_s={values['rho_s'][t]:g}, "
-                    f"c_s={values['c_s'][t]:g}, boundary={boundary}; TS set to NaN there",
+                    f"theta={theta[t]:g} deg, rho_s={rho_s[t]:g}, "
+                    f"c_s={c_s[t]:g}, boundary={boundary}; TS set to NaN there",
                     RuntimeWarning,
-                    stacklevel=2,
+                    stacklevel=3,
                 )
-        return out[0] if scalar else out
+        return out

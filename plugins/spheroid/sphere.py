@@ -12,10 +12,9 @@ import math
 from typing import ClassVar
 
 import numpy as np
-import numpy.typing as npt
 from scipy.special import spherical_jn, spherical_yn
 
-from ts_toolkit.interfaces import ParameterSpec, broadcast_parameters, check_frequency
+from ts_toolkit.interfaces import ParameterSpec, Simulator
 
 
 def fluid_sphere_fbs(
@@ -45,35 +44,32 @@ def fluid_sphere_fbs(
     return -1j / k * terms.sum(axis=0)
 
 
-class FluidSphere:
+class FluidSphere(Simulator):
     """Exact (Anderson 1950) TS of a homogeneous fluid sphere; ``theta`` is not used."""
 
     name: ClassVar[str] = "fluid-sphere"
     version: ClassVar[str] = "1.0.0"
     kinds: ClassVar[tuple[str, ...]] = ("gas", "liquid")
     parameters: ClassVar[dict[str, ParameterSpec]] = {
-        "a": ParameterSpec("a", "m", 1e-6, 10.0, "sphere radius"),
-        "rho_s": ParameterSpec("rho_s", "kg/m3", 1e-3, 1e5, "density of the interior"),
-        "c_s": ParameterSpec("c_s", "m/s", 1.0, 1e5, "sound speed of the interior"),
-        "rho_w": ParameterSpec("rho_w", "kg/m3", 1e-3, 1e5, "density of the water", 1027.0),
-        "c_w": ParameterSpec("c_w", "m/s", 1.0, 1e5, "sound speed of the water", 1500.0),
-        "theta": ParameterSpec("theta", "deg", 0.0, 90.0, "ignored (sphere)", 90.0),
+        "a": ParameterSpec("m", 1e-6, 10.0, "sphere radius"),
+        "rho_s": ParameterSpec("kg/m3", 1e-3, 1e5, "density of the interior"),
+        "c_s": ParameterSpec("m/s", 1.0, 1e5, "sound speed of the interior"),
+        "rho_w": ParameterSpec("kg/m3", 1e-3, 1e5, "density of the water", 1027.0),
+        "c_w": ParameterSpec("m/s", 1.0, 1e5, "sound speed of the water", 1500.0),
+        "theta": ParameterSpec("deg", 0.0, 90.0, "ignored (sphere)", 90.0),
     }
 
-    def ts(self, frequency: npt.ArrayLike, **params: npt.ArrayLike) -> np.ndarray:
+    def _ts(self, frequency: np.ndarray, **p: np.ndarray) -> np.ndarray:
         """TS (dB re 1 m^2) at ``frequency`` (Hz); radius ``a`` (m), rho_s, c_s, rho_w, c_w."""
-        freq = check_frequency(frequency)
-        values, scalar = broadcast_parameters(self.parameters, params)
-        n_t = values["a"].shape[0]
-        out = np.empty((n_t, freq.shape[0]))
-        for t in range(n_t):
+        out = np.empty((p["a"].shape[0], frequency.shape[0]))
+        for t in range(p["a"].shape[0]):
             fbs = fluid_sphere_fbs(
-                freq,
-                float(values["a"][t]),
-                float(values["rho_s"][t]),
-                float(values["c_s"][t]),
-                float(values["rho_w"][t]),
-                float(values["c_w"][t]),
+                frequency,
+                float(p["a"][t]),
+                float(p["rho_s"][t]),
+                float(p["c_s"][t]),
+                float(p["rho_w"][t]),
+                float(p["c_w"][t]),
             )
             out[t] = 20.0 * np.log10(np.abs(fbs))
-        return out[0] if scalar else out
+        return out

@@ -9,12 +9,13 @@ caller accepts a partial cover (the model then sees NaN there, which learners ma
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from .errors import ModelMismatchError
+from .errors import InputFileError, ModelMismatchError
 
 PREDICTION_VARIABLES = ("kind", "probability", "theta", "a", "b", "alpha", "Req")
 
@@ -80,3 +81,54 @@ def predict_spectra(model: Any, spectra: xr.Dataset, allow_partial: bool = False
             var = predictions[name]
             on_grid[f"pred_{name}"] = ("target", np.asarray(var.values), dict(var.attrs))
     return on_grid
+
+
+#: Per-target measurement columns copied into prediction rows, when present.
+ROW_FIELDS = ("ping_time", "channel", "range", "angle_alongship", "angle_athwartship", "TS_centre")
+#: Prediction columns (from the ``pred_*`` variables).
+ROW_PREDICTIONS = ("kind", "probability", "a", "b", "alpha", "Req", "theta")
+
+
+def prediction_rows(result: xr.Dataset) -> list[dict[str, Any]]:
+    """One dict per target: ping time (text, ms), channel, range, angles, TS at the centre
+    frequency and the predictions (SI units, theta in degrees)."""
+    rows = []
+    for i in range(int(result.sizes["target"])):
+        row: dict[str, Any] = {}
+        for name in ROW_FIELDS:
+            if name in result:
+                v = result[name].values[i]
+                if name == "ping_time":
+                    row[name] = str(np.datetime_as_string(v, unit="ms")).replace("T", " ")
+                else:
+                    row[name] = v.item() if hasattr(v, "item") else v
+        for name in ROW_PREDICTIONS:
+            if f"pred_{name}" in result:
+                v = result[f"pred_{name}"].values[i]
+                row[name] = v.item() if hasattr(v, "item") else v
+        rows.append(row)
+    return rows
+
+
+def write_predictions(result: xr.Dataset, rows: list[dict[str, Any]], out: Path) -> Path:
+    """Write predictions: ``.nc`` (spectra on the model grid + ``pred_*``) or ``.csv``."""
+    suffix = out.suffix.lower()
+    if suffix == ".csv":
+        import csv
+
+        out.parent.mkdir(parents=True, exist_ok=True)
+        columns = (
+            sorted({k for r in rows for k in r}, key=list(rows[0]).index)
+            if rows
+            else ["ping_time", "channel", "range", *ROW_PREDICTIONS]
+        )
+        with out.open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(rows)
+        return out
+    if suffix == ".nc":
+        from .spectra import write_spectra
+
+        return write_spectra(result, out)
+    raise InputFileError(f"--out {out}: unknown format {suffix!r}; use .nc or .csv")

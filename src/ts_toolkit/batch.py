@@ -1,4 +1,4 @@
-"""Batch processing of a cruise: many EK80 files -> one table of classified targets.
+"""Batch processing of a cruise: many data files -> one table of classified targets.
 
 Each input file is one dask task (local cluster by default, or a ``dask.distributed``
 scheduler address). The driver writes every finished file's result to
@@ -28,8 +28,6 @@ import xarray as xr
 from .cluster import dask_client
 from .errors import InputFileError, TsToolkitError
 from .spectra import now_iso, provenance, read_spectra, write_spectra
-
-RAW_SUFFIXES = (".raw",)
 
 
 @dataclass
@@ -63,14 +61,23 @@ class BatchReport:
         return sum(o.n_targets for o in self.outcomes)
 
 
+def data_suffixes() -> tuple[str, ...]:
+    """File-name endings of the data files the installed sources read (e.g. ``.raw``)."""
+    from .plugins import sources
+
+    return tuple(sorted({s.lower() for src in sources() for s in getattr(src, "suffixes", ())}))
+
+
 def collect_inputs(inputs: Iterable[str | Path]) -> list[Path]:
-    """Expand files, directories (recursive) and glob patterns into ``.raw`` files."""
+    """Expand files, directories (searched recursively for the installed sources' file
+    types) and glob patterns into data files."""
     found: list[Path] = []
+    suffixes = data_suffixes()
     for item in inputs:
         text = str(item)
         p = Path(text)
         if p.is_dir():
-            found += [q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in RAW_SUFFIXES]
+            found += [q for q in p.rglob("*") if q.is_file() and q.name.lower().endswith(suffixes)]
         elif p.is_file():
             found.append(p)
         elif glob.has_magic(text):
@@ -82,7 +89,8 @@ def collect_inputs(inputs: Iterable[str | Path]) -> list[Path]:
             raise InputFileError(f"file or directory not found: {text}")
     unique = sorted({q.resolve() for q in found})
     if not unique:
-        raise InputFileError("no .raw files found in the given inputs")
+        kinds = ", ".join(suffixes) or "none: no source installed"
+        raise InputFileError(f"no data files found in the given inputs (file types: {kinds})")
     return unique
 
 
@@ -190,6 +198,7 @@ def run_batch(
     model_path = str(Path(model_path))
     load_model(model_path)  # a bad model is a user error before any work starts
     files = collect_inputs(inputs)
+    check_source_options(files, (options or {}).get("source", {}))
     store = WorkStore(out)
     todo, skipped = [], 0
     for p in files:
@@ -213,6 +222,16 @@ def run_batch(
     )
     combine(files, store, out, model_path)
     return report
+
+
+def check_source_options(files: list[Path], source_options: dict[str, Any]) -> None:
+    """Validate the reading options against every source that will open ``files``, so a
+    misspelt option is one error up front, not a failure in every file."""
+    from .plugins import sources
+
+    for source in sources():
+        if hasattr(source, "options") and any(source.can_open(p) for p in files):
+            source.options(**source_options)
 
 
 def combine(files: list[Path], store: WorkStore, out: Path, model_path: str) -> None:

@@ -1,9 +1,10 @@
-"""The end-to-end demo: a synthetic EK80 survey with known targets -> predict -> truth.
+"""The end-to-end demo: a synthetic survey with known targets -> predict -> truth.
 
-1. Draw targets (gas- and liquid-filled spheroids), simulate their TS(f) and write a
-   synthetic EK80 FM survey (ES70-7C, ES120-7C, ES200-7C: 45-260 kHz) with noise.
-2. Open it with the installed EK80 Source: pulse compression, single-target detection,
-   TS(f); classify the targets with a trained model (the bundled one by default).
+1. Draw targets (gas- and liquid-filled spheroids), simulate their TS(f) and let an
+   installed Source that writes synthetic surveys write a data file of them with noise
+   (the ``ek80`` source: an EK80 FM survey, 45-260 kHz).
+2. Open the file with the Source that can read it: single-target detection and TS(f);
+   classify the targets with a trained model (the bundled one by default).
 3. Match detections to the ground truth and report kind, a, b, alpha and theta errors.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
@@ -19,8 +20,9 @@ import xarray as xr
 from .errors import TsToolkitError
 from .parameters import Distribution, KindSpace, ParameterSpace, table1_space
 
-BUNDLED_MODEL = Path(__file__).parent / "data" / "default.tsm"
-DEMO_CHANNELS = "70,120,200"
+if TYPE_CHECKING:
+    from .interfaces import Source
+
 DEMO_MIN_TS = -90.0  # dB: low enough for the weakly scattering liquid-filled targets
 
 
@@ -40,11 +42,15 @@ def demo_space() -> ParameterSpace:
 
 @dataclass
 class DemoResult:
+    """The demo's files and numbers: the data file written (``raw``), the truth, the
+    predictions, the match of detections to truth and one comparison row per target."""
+
     raw: Path
     truth: xr.Dataset
     predictions: xr.Dataset
     match: xr.Dataset
     table: list[dict[str, Any]]
+    description: str = ""
 
     @property
     def n_detected(self) -> int:
@@ -78,6 +84,21 @@ def comparison_rows(truth: xr.Dataset, pred: xr.Dataset, match: xr.Dataset) -> l
     return rows
 
 
+def survey_writer(name: str | None = None) -> Source:
+    """The installed Source named ``name``, or the first that writes synthetic surveys."""
+    from .plugins import get_source, sources
+
+    if name is not None:
+        source = get_source(name)
+        if not getattr(source, "writes_synthetic_surveys", False):
+            raise TsToolkitError(f"source {name!r} cannot write synthetic surveys")
+        return source
+    for source in sources():
+        if getattr(source, "writes_synthetic_surveys", False):
+            return source
+    raise TsToolkitError("no installed source can write synthetic surveys for the demo")
+
+
 def run_demo(
     out_dir: Path,
     n_targets: int = 8,
@@ -87,38 +108,35 @@ def run_demo(
     min_ts: float = DEMO_MIN_TS,
     noise_db: float = -150.0,
     progress: Any = None,
+    source: str | None = None,
 ) -> DemoResult:
-    """Run the three steps; files go to ``out_dir``."""
+    """Run the three steps; files go to ``out_dir``. ``source`` names the Source that
+    writes the survey (default: the first installed one that can)."""
     from .apply import predict_spectra
-    from .modelfile import load_model
-    from .plugins import get_source
-    from .synth import make_survey, write_raw, write_truth
-    from .synth.truth import match_targets
+    from .matching import match_targets
+    from .modelfile import bundled_model_path, load_model
+    from .plugins import source_for
 
-    model_path = Path(model) if model is not None else BUNDLED_MODEL
-    if not model_path.is_file():
-        raise TsToolkitError(f"model file not found: {model_path}")
+    model_path = Path(model) if model is not None else bundled_model_path()
+    if model_path is None or not model_path.is_file():
+        raise TsToolkitError(f"model file not found: {model_path or 'no bundled model'}")
     loaded = load_model(model_path)
+    writer = survey_writer(source)
     out_dir.mkdir(parents=True, exist_ok=True)
-    raw = out_dir / "demo-survey.raw"
-    survey = make_survey(
+    survey = writer.write_synthetic_survey(
+        out_dir / f"demo-survey{writer.suffixes[0] if writer.suffixes else ''}",
+        out_dir / "demo-truth.nc",
         n_targets,
         seed,
-        channels=DEMO_CHANNELS,
         simulator=simulator,
         space=demo_space(),
         noise_db=noise_db,
         progress=progress,
     )
-    write_raw(survey, raw)
-    truth_nc, _ = write_truth(
-        survey, out_dir / "demo-truth.nc", out_dir / "demo-truth.csv", raw_file=raw
-    )
-    truth = xr.load_dataset(truth_nc)
-    spectra = get_source("ek80").open(raw, min_ts=min_ts)
+    spectra = source_for(survey.path).open(survey.path, min_ts=min_ts)
     if spectra.sizes["target"] == 0:
-        raise TsToolkitError(f"no single targets detected in {raw}")
+        raise TsToolkitError(f"no single targets detected in {survey.path}")
     pred = predict_spectra(loaded, spectra)
-    match = match_targets(pred, truth)
-    rows = comparison_rows(truth, pred, match)
-    return DemoResult(raw, truth, pred, match, rows)
+    match = match_targets(pred, survey.truth)
+    rows = comparison_rows(survey.truth, pred, match)
+    return DemoResult(survey.path, survey.truth, pred, match, rows, survey.description)

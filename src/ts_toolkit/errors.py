@@ -29,3 +29,11 @@ class InputFileError(TsToolkitError, OSError):
 
 class ModelMismatchError(TsToolkitError, ValueError):
     """A trained model does not fit the data it is applied to (e.g. frequency grid)."""
+
+
+class TsToolkitWarning(UserWarning):
+    """Base class of the warnings a user should see; the CLI prints them on one line."""
+
+
+class PluginWarning(TsToolkitWarning):
+    """A plugin could not be loaded or failed in a hook; it was skipped."""

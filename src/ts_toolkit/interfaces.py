@@ -1,4 +1,17 @@
-"""What a plugin must provide: the Simulator, Classifier and Source protocols.
+"""What a plugin provides: the Simulator, Source and Classifier base classes.
+
+Subclass one of these and register the class from a hook (see :mod:`ts_toolkit.hookspecs`
+and docs/plugins.md):
+
+- :class:`Simulator`: a forward model, target parameters -> TS(f). Declare ``name``,
+  ``version``, ``kinds`` and ``parameters``; write ``_ts``. The base class checks the
+  frequencies and parameters, broadcasts them to one length and squeezes the result.
+- :class:`Source`: a reader of measured data, a file -> spectra Dataset of detected
+  targets. Declare ``name``, ``suffixes`` and an ``Options`` dataclass; write
+  ``can_open`` and ``_open``. The base class validates the options.
+- :data:`Classifier`: :class:`ts_toolkit.learn.SpectraLearner`, the learner base class;
+  write ``_fit``, ``_predict``, ``_export_weights`` and ``_import_weights`` and declare an
+  ``Options`` dataclass.
 
 Units are SI throughout (metres, Hz, kg/m³, m/s); angles are in degrees at every
 interface. The incident angle ``theta`` is the angle between the incident wave direction
@@ -7,29 +20,42 @@ and the target's major axis: 90° is broadside, 0° end-on.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
 from .errors import InvalidParameterError
+from .learn.base import SpectraLearner
+from .options import NoOptions, build_options
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+    from .parameters import ParameterSpace
 
 TARGET_KINDS: tuple[str, ...] = ("gas", "liquid")
+
+#: The Classifier contract: subclass the learner base class.
+Classifier = SpectraLearner
 
 
 @dataclass(frozen=True)
 class ParameterSpec:
-    """One simulator parameter: its unit and the closed range of valid values."""
+    """One simulator parameter: its unit and the closed range of valid values.
 
-    name: str
+    ``name`` is filled in from the key under which a :class:`Simulator` declares it.
+    """
+
     unit: str
     minimum: float
     maximum: float
     description: str = ""
     default: float | None = None
+    name: str = ""
 
     def check(self, value: npt.ArrayLike) -> np.ndarray:
         """Return ``value`` as a float array, or raise naming the parameter and the range."""
@@ -45,56 +71,110 @@ class ParameterSpec:
         return arr
 
 
-@runtime_checkable
-class Simulator(Protocol):
+def named_parameters(specs: Mapping[str, ParameterSpec]) -> dict[str, ParameterSpec]:
+    """``specs`` with each spec's ``name`` set to its key."""
+    return {key: replace(spec, name=key) for key, spec in specs.items()}
+
+
+class Simulator:
     """A forward model: target parameters -> TS(f) in dB re 1 m².
 
-    ``ts(frequency, **params)`` takes frequencies in Hz (1-D) and parameters as scalars or
-    1-D arrays of equal length (one value per target). It returns an array of shape
-    ``(n_freq,)`` when every parameter is scalar and ``(n_targets, n_freq)`` otherwise.
-    A frequency at which the model cannot give a trustworthy value is NaN (with a
-    warning), never a wrong finite number.
+    Subclasses declare ``name``, ``version``, ``kinds`` (the target kinds it models),
+    ``parameters`` (name -> :class:`ParameterSpec`) and, for keyword settings that are not
+    per-target parameters, ``settings`` (name -> default); and they implement
+    :meth:`_ts`.
+
+    :meth:`ts` takes frequencies in Hz (1-D) and parameters as scalars or 1-D arrays of
+    equal length (one value per target). It returns an array of shape ``(n_freq,)`` when
+    every parameter is scalar and ``(n_targets, n_freq)`` otherwise. A frequency at which
+    the model cannot give a trustworthy value is NaN (with a warning), never a wrong
+    finite number.
     """
 
-    name: ClassVar[str]
-    version: ClassVar[str]
-    kinds: ClassVar[tuple[str, ...]]
-    parameters: ClassVar[Mapping[str, ParameterSpec]]
+    name: ClassVar[str] = ""
+    version: ClassVar[str] = "0"
+    kinds: ClassVar[tuple[str, ...]] = ()
+    parameters: ClassVar[Mapping[str, ParameterSpec]] = {}
+    settings: ClassVar[Mapping[str, Any]] = {}
 
-    def ts(self, frequency: npt.ArrayLike, **params: npt.ArrayLike) -> np.ndarray: ...
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "parameters" in cls.__dict__:
+            cls.parameters = named_parameters(cls.parameters)
+
+    def ts(self, frequency: npt.ArrayLike, **params: Any) -> np.ndarray:
+        """TS (dB re 1 m²) at ``frequency`` (Hz) for one target or many (see the class)."""
+        settings = {k: params.pop(k) for k in list(params) if k in self.settings}
+        freq = check_frequency(frequency)
+        values, scalar = broadcast_parameters(self.parameters, params)
+        out = np.asarray(self._ts(freq, **values, **{**self.settings, **settings}))
+        return out[0] if scalar else out
+
+    def _ts(self, frequency: np.ndarray, **params: Any) -> np.ndarray:
+        """TS (n_targets, n_freq) for checked 1-D parameter arrays of equal length and the
+        keyword ``settings``; ``frequency`` is a 1-D array of positive Hz."""
+        raise NotImplementedError
 
 
-@runtime_checkable
-class Classifier(Protocol):
-    """A learner: spectra -> target kind, incident angle and size.
+@dataclass(frozen=True)
+class SyntheticSurvey:
+    """What :meth:`Source.write_synthetic_survey` wrote: the data file and its truth
+    (a Dataset with dim ``target`` and ``ping_time``, ``range``, ``kind``, ``a``, ``b``,
+    ``alpha``, ``theta``, ... per target)."""
 
-    ``predict`` returns an ``xarray.Dataset`` with dim ``target`` and variables ``kind``
-    (str), ``probability`` (of the predicted kind), ``theta`` (deg), ``a``, ``b``, ``Req``
-    (m) and ``alpha``. A saved model records its frequency grid, normalisation statistics,
-    target names and library versions; ``load`` is safe (no arbitrary unpickling).
+    path: Path
+    truth: xr.Dataset
+    description: str = ""
+
+
+class Source:
+    """A reader of measured data: a file -> spectra Dataset of detected targets.
+
+    Subclasses declare ``name``, the file-name ``suffixes`` a folder search should pick up
+    (e.g. ``(".raw",)``) and ``Options``, a dataclass of reading options made with
+    :func:`ts_toolkit.options.option`; they implement :meth:`can_open` (cheap: no heavy
+    imports) and :meth:`_open`. A source that can also write synthetic data of its format
+    with known targets sets ``writes_synthetic_surveys`` and implements
+    :meth:`write_synthetic_survey` (the ``demo`` command uses it).
     """
 
-    name: ClassVar[str]
+    name: ClassVar[str] = ""
+    suffixes: ClassVar[tuple[str, ...]] = ()
+    Options: ClassVar[type] = NoOptions
+    writes_synthetic_surveys: ClassVar[bool] = False
 
-    def fit(self, train: Any, validation: Any | None = None) -> Classifier: ...
+    def can_open(self, path: str | Path) -> bool:
+        """True when this source reads ``path`` (by its content, not only its name)."""
+        return False
 
-    def predict(self, spectra: Any) -> Any: ...
+    def options(self, **options: Any) -> Any:
+        """The validated ``Options`` instance of keyword options (Python values or text)."""
+        return build_options(self.Options, options, self.name)
 
-    def save(self, path: str | Path) -> None: ...
+    def open(self, path: str | Path, **options: Any) -> xr.Dataset:
+        """Detected targets of ``path`` and their TS(f), as a spectra Dataset."""
+        return self._open(Path(path), self.options(**options))
 
-    @classmethod
-    def load(cls, path: str | Path) -> Classifier: ...
+    def _open(self, path: Path, options: Any) -> xr.Dataset:
+        raise NotImplementedError
 
-
-@runtime_checkable
-class Source(Protocol):
-    """A reader of measured data: a file -> spectra Dataset of detected targets."""
-
-    name: ClassVar[str]
-
-    def can_open(self, path: str | Path) -> bool: ...
-
-    def open(self, path: str | Path, **options: Any) -> Any: ...
+    def write_synthetic_survey(
+        self,
+        out: Path,
+        truth: Path,
+        n_targets: int,
+        seed: int,
+        *,
+        simulator: str,
+        space: ParameterSpace | None = None,
+        noise_db: float | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> SyntheticSurvey:
+        """Write a data file ``out`` with ``n_targets`` known targets drawn from ``space``
+        (TS(f) from ``simulator``) and their truth as NetCDF ``truth``; ``noise_db`` is the
+        receiver noise level (dB re 1 W, None: no noise); ``progress(k)`` is called as
+        targets finish."""
+        raise NotImplementedError(f"source {self.name!r} cannot write synthetic surveys")
 
 
 def broadcast_parameters(

@@ -12,7 +12,7 @@ Contents:
   files (loaded with ``weights_only=True``) or skops files (loaded with an explicit list
   of trusted types). Nothing is ever unpickled.
 
-Public API (used by the CLI and the EK80 ``predict`` command)::
+Public API (used by ``predict``, ``batch``, ``evaluate`` and the demo)::
 
     from ts_toolkit.modelfile import load_model, save_model
     model = load_model("cnn.tsm")   # a Classifier; model.frequency is the grid (Hz)
@@ -32,9 +32,12 @@ import zipfile
 from collections.abc import Mapping
 from importlib import metadata as importlib_metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import InputFileError, TsToolkitError
+
+if TYPE_CHECKING:
+    from .learn.base import SpectraLearner
 
 FORMAT = "ts-toolkit-model"
 FORMAT_VERSION = 1
@@ -65,11 +68,13 @@ def save_model(model: Any, path: str | Path) -> Path:
     The file is written to a temporary name first and renamed, so an interrupted save
     never leaves a half-written model behind.
     """
-    if not hasattr(model, "metadata") or not hasattr(model, "_export_weights"):
+    from .learn.base import SpectraLearner
+
+    if not isinstance(model, SpectraLearner):
         raise TsToolkitError(f"cannot save a {type(model).__name__}: not a ts-toolkit learner")
     meta: dict[str, Any] = {"format": FORMAT, "format_version": FORMAT_VERSION}
     meta.update(model.metadata())
-    files = model._export_weights()
+    files = model.export_weights()
     from .spectra import now_iso
 
     meta["created"] = now_iso()
@@ -167,7 +172,22 @@ def read_model_file(path: str | Path) -> tuple[dict[str, Any], dict[str, bytes]]
     return meta, files
 
 
-def load_model(path: str | Path) -> Any:
+BUNDLED_MODEL = "default.tsm"
+
+
+def bundled_model_path() -> Path | None:
+    """The model bundled with ts-toolkit (``ts_toolkit/data/default.tsm``), if installed."""
+    from importlib import resources
+
+    try:
+        candidate = resources.files("ts_toolkit").joinpath("data", BUNDLED_MODEL)
+    except (ModuleNotFoundError, FileNotFoundError):
+        return None
+    path = Path(str(candidate))
+    return path if path.is_file() else None
+
+
+def load_model(path: str | Path) -> SpectraLearner:
     """Load a model file: find its plugin by name and let the plugin class read it.
 
     Returns a fitted Classifier whose ``frequency`` (Hz) is the grid it was trained on.

@@ -1,8 +1,12 @@
-"""The plugin manager: entry-point group ``ts_toolkit``, lazy loading, lookups, listing.
+"""The plugin manager: entry-point group ``ts_toolkit``, lookups, listing.
 
-Built-in plugins are found exactly like third-party ones: through the ``ts_toolkit``
-entry-point group of installed distributions. Set ``TS_TOOLKIT_PLUGINS`` to a
-comma-separated list of entry-point names to load only those (an empty value loads none).
+Built-in plugins are found exactly like third-party ones: pluggy's
+``load_setuptools_entrypoints`` loads the ``ts_toolkit`` entry points of installed
+distributions. Set ``TS_TOOLKIT_PLUGINS`` to a comma-separated list of entry-point names
+to load only those (an empty value loads none); the others are blocked
+(``PluginManager.set_blocked``). A plugin that fails to import, or whose hook fails, is
+reported as a :class:`~ts_toolkit.errors.PluginWarning` naming it and its error, and
+skipped: one broken third-party package must not stop the tool.
 
 Plugins register *classes*; :func:`get_simulator`, :func:`get_classifier` and
 :func:`get_source` instantiate the class registered under a name.
@@ -11,19 +15,24 @@ Plugins register *classes*; :func:`get_simulator`, :func:`get_classifier` and
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from . import hookspecs
-from .errors import InputFileError, PluginNotFoundError, TsToolkitError
+from .errors import InputFileError, PluginNotFoundError, PluginWarning, TsToolkitError
+
+if TYPE_CHECKING:
+    from .interfaces import Simulator, Source
+    from .learn.base import SpectraLearner
 
 ENV_VAR = "TS_TOOLKIT_PLUGINS"
-ENTRY_POINT_GROUP = "ts_toolkit"
+ENTRY_POINT_GROUP = hookspecs.PROJECT_NAME
 KINDS = ("simulator", "classifier", "source")
 _HOOK_FOR_KIND = {
     "simulator": "register_simulators",
@@ -49,6 +58,16 @@ class PluginEntry:
         return doc.splitlines()[0] if doc else ""
 
 
+def allowed_plugins() -> set[str] | None:
+    """Entry-point names ``TS_TOOLKIT_PLUGINS`` allows (None: no restriction)."""
+    value = os.environ.get(ENV_VAR)
+    return None if value is None else {s.strip() for s in value.split(",") if s.strip()}
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, PluginWarning, stacklevel=3)
+
+
 class PluginRegistry:
     """A pluggy PluginManager plus the components its plugins registered."""
 
@@ -61,26 +80,27 @@ class PluginRegistry:
             self._load_entry_points()
 
     def _load_entry_points(self) -> None:
-        allowed = os.environ.get(ENV_VAR)
-        allow = None if allowed is None else {s.strip() for s in allowed.split(",") if s.strip()}
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
-            if allow is not None and ep.name not in allow:
-                continue
-            if self.pm.has_plugin(ep.name):
-                continue
-            try:
-                module = ep.load()
-            except Exception as exc:  # a broken third-party plugin must not break the tool
-                raise TsToolkitError(
-                    f"plugin {ep.name!r} ({ep.value}) failed to load: {exc}"
-                ) from exc
-            dist = ep.dist
-            self.register_plugin(
-                module,
-                name=ep.name,
-                package=dist.name if dist else "?",
-                version=dist.version if dist else "?",
-            )
+        """Load the group's entry points through pluggy; warn about and skip broken ones."""
+        allow = allowed_plugins()
+        names = sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
+        for name in names:
+            if allow is not None and name not in allow:
+                self.pm.set_blocked(name)
+        try:
+            self.pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+        except Exception:  # some plugin is broken: load one by one to name and skip it
+            for name in names:
+                if self.pm.has_plugin(name) or self.pm.is_blocked(name):
+                    continue
+                try:
+                    self.pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=name)
+                except Exception as exc:
+                    _warn(f"plugin {name!r} failed to load and is skipped: {_one_line(exc)}")
+                    self.pm.set_blocked(name)
+        for plugin, dist in self.pm.list_plugin_distinfo():
+            name = self.pm.get_name(plugin)
+            if name is not None:
+                self._dist[name] = (dist.project_name, dist.version)
 
     def register_plugin(
         self, plugin: ModuleType | object, name: str, package: str = "?", version: str = "?"
@@ -106,35 +126,67 @@ class PluginRegistry:
         hook = getattr(self.pm.hook, _HOOK_FOR_KIND[kind])
         for impl in hook.get_hookimpls():
             package, version = self._dist.get(impl.plugin_name, ("?", "?"))
+            added: dict[str, PluginEntry] = {}
 
             def register(
                 factory: Any,
                 _plugin: str = impl.plugin_name,
                 _package: str = package,
                 _version: str = version,
+                _added: dict[str, PluginEntry] = added,
             ) -> None:
                 name = getattr(factory, "name", None)
                 if not isinstance(name, str) or not name:
                     raise TsToolkitError(
                         f"plugin {_plugin!r} registered a {kind} without a 'name' attribute"
                     )
-                if name in found:
-                    other = found[name].plugin
+                if name in found or name in _added:
+                    other = (found.get(name) or _added[name]).plugin
                     raise TsToolkitError(
                         f"{kind} name {name!r} is registered twice (plugins {other!r} and "
                         f"{_plugin!r})"
                     )
-                found[name] = PluginEntry(name, kind, factory, _plugin, _package, _version)
+                _added[name] = PluginEntry(name, kind, factory, _plugin, _package, _version)
 
-            impl.function(register=register)
+            try:
+                impl.function(register=register)
+            except TsToolkitError:
+                raise
+            except Exception as exc:  # a broken hook: skip what this plugin registers
+                _warn(
+                    f"plugin {impl.plugin_name!r} failed to register its {kind}s and they are "
+                    f"skipped: {_one_line(exc)}"
+                )
+                continue
+            found.update(added)
         return dict(sorted(found.items()))
 
+    def register_commands(self, cli: Any) -> None:
+        """Let every plugin add its commands to the CLI object ``cli`` (a typer app)."""
+        for impl in self.pm.hook.register_commands.get_hookimpls():
+            try:
+                impl.function(cli=cli)
+            except Exception as exc:
+                _warn(
+                    f"plugin {impl.plugin_name!r} failed to add its commands and they are "
+                    f"skipped: {_one_line(exc)}"
+                )
+
     def get(self, kind: str, name: str, **options: Any) -> Any:
+        return self.factory(kind, name)(**options)
+
+    def factory(self, kind: str, name: str) -> Any:
+        """The class registered as ``name`` for ``kind``; unknown names list the others."""
         entries = self.entries(kind)
         if name not in entries:
             available = ", ".join(entries) or "none installed"
             raise PluginNotFoundError(f"unknown {kind} {name!r}; available: {available}")
-        return entries[name].factory(**options)
+        return entries[name].factory
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 _registry: PluginRegistry | None = None
@@ -154,43 +206,43 @@ def reset_registry() -> None:
     _registry = None
 
 
-def get_simulator(name: str, **options: Any) -> Any:
+def get_simulator(name: str, **options: Any) -> Simulator:
     """An instance of the Simulator registered as ``name``."""
     return registry().get("simulator", name, **options)
 
 
-def get_classifier(name: str, **options: Any) -> Any:
+def get_classifier(name: str, **options: Any) -> SpectraLearner:
     """A new (unfitted) instance of the Classifier registered as ``name``."""
     return registry().get("classifier", name, **options)
 
 
-def get_classifier_class(name: str) -> Any:
+def get_classifier_class(name: str) -> type[SpectraLearner]:
     """The Classifier class registered as ``name`` (for ``load``)."""
-    entries = registry().entries("classifier")
-    if name not in entries:
-        available = ", ".join(entries) or "none installed"
-        raise PluginNotFoundError(f"unknown classifier {name!r}; available: {available}")
-    return entries[name].factory
+    return registry().factory("classifier", name)
 
 
-def get_source(name: str, **options: Any) -> Any:
+def get_source(name: str, **options: Any) -> Source:
     """An instance of the Source registered as ``name``."""
     return registry().get("source", name, **options)
 
 
-def source_for(path: str | Path) -> Any:
+def sources() -> list[Source]:
+    """An instance of every installed Source, in name order."""
+    return [entry.factory() for entry in registry().entries("source").values()]
+
+
+def source_for(path: str | Path) -> Source:
     """The first installed Source whose ``can_open(path)`` is true."""
     p = Path(path)
     if not p.exists():
         raise InputFileError(f"file not found: {p}")
     if not p.is_file():
         raise InputFileError(f"not a file: {p}")
-    entries = registry().entries("source")
-    for entry in entries.values():
-        source = entry.factory()
+    candidates = sources()
+    for source in candidates:
         if source.can_open(p):
             return source
-    names = ", ".join(entries) or "none installed"
+    names = ", ".join(s.name for s in candidates) or "none installed"
     raise InputFileError(f"no installed source can read {p} (sources: {names})")
 
 

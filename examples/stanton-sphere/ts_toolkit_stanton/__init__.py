@@ -15,37 +15,35 @@ from __future__ import annotations
 import numpy as np
 
 from ts_toolkit import hookimpl
-from ts_toolkit.interfaces import ParameterSpec, broadcast_parameters, check_frequency
+from ts_toolkit.interfaces import ParameterSpec, Simulator
 
 
-class StantonSphere:
+class StantonSphere(Simulator):
     """Stanton (1989) high-pass approximation for a fluid sphere (radius a)."""
 
     name = "stanton-sphere"
     version = "0.1.0"
     kinds = ("gas", "liquid")
     parameters = {
-        "a": ParameterSpec("a", "m", 1e-6, 10.0, "sphere radius"),
-        "rho_s": ParameterSpec("rho_s", "kg m-3", 0.1, 30000.0, "sphere density"),
-        "c_s": ParameterSpec("c_s", "m s-1", 1.0, 20000.0, "sphere sound speed"),
-        "rho_w": ParameterSpec("rho_w", "kg m-3", 500.0, 2000.0, "water density", 1027.0),
-        "c_w": ParameterSpec("c_w", "m s-1", 1000.0, 2000.0, "water sound speed", 1500.0),
+        "a": ParameterSpec("m", 1e-6, 10.0, "sphere radius"),
+        "rho_s": ParameterSpec("kg m-3", 0.1, 30000.0, "sphere density"),
+        "c_s": ParameterSpec("m s-1", 1.0, 20000.0, "sphere sound speed"),
+        "rho_w": ParameterSpec("kg m-3", 500.0, 2000.0, "water density", 1027.0),
+        "c_w": ParameterSpec("m s-1", 1000.0, 2000.0, "water sound speed", 1500.0),
     }
 
-    def ts(self, frequency, **params):
-        """TS (dB re 1 m²) at ``frequency`` (Hz); shape (n_freq,) or (n_targets, n_freq)."""
-        f = check_frequency(frequency)
-        p, scalar = broadcast_parameters(self.parameters, params)
-        a = p["a"][:, None]
-        g = (p["rho_s"] / p["rho_w"])[:, None]
-        h = (p["c_s"] / p["c_w"])[:, None]
-        ka = 2 * np.pi * f[None, :] / p["c_w"][:, None] * a
+    def _ts(self, frequency, a, rho_s, c_s, rho_w, c_w):
+        """TS (dB re 1 m²), shape (n_targets, n_freq): the base class has checked and
+        broadcast the parameters (1-D arrays) and frequencies (Hz)."""
+        a = a[:, None]
+        g = (rho_s / rho_w)[:, None]
+        h = (c_s / c_w)[:, None]
+        ka = 2 * np.pi * frequency[None, :] / c_w[:, None] * a
         big_a = (1 - g * h**2) / (3 * g * h**2) + (1 - g) / (1 + 2 * g)
         r = (g * h - 1) / (g * h + 1)
         big_f = 40.0 * ka**-0.4
         sigma = a**2 * ka**4 * big_a**2 / (1 + 4 * ka**4 * big_a**2 / (r**2 * big_f))
-        out = 10 * np.log10(sigma)
-        return out[0] if scalar else out
+        return 10 * np.log10(sigma)
 
 
 @hookimpl

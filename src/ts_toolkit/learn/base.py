@@ -1,21 +1,26 @@
-"""The learner base class shared by the Classifier plugins.
+"""The learner base class: the Classifier contract of ts-toolkit plugins.
 
-A plugin subclasses :class:`SpectraLearner` and implements ``_fit``, ``_predict``,
-``_export_weights`` and ``_import_weights``; the base class checks the data, standardises
-inputs and targets, builds the prediction Dataset, checks the frequency grid and saves /
-loads through :mod:`ts_toolkit.modelfile`.
+A plugin subclasses :class:`SpectraLearner`, declares its options as an ``Options``
+dataclass (:func:`ts_toolkit.options.option` fields with help text) and implements
+``_fit``, ``_predict``, ``_export_weights`` and ``_import_weights``; the base class
+validates the options, checks the data, standardises inputs and targets, builds the
+prediction Dataset, checks the frequency grid and saves / loads through
+:mod:`ts_toolkit.modelfile` (which calls :meth:`SpectraLearner.metadata`,
+:meth:`SpectraLearner.export_weights` and :meth:`SpectraLearner.restore`).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from ..errors import ModelMismatchError, SpectraValidationError, TsToolkitError
+from ..options import NoOptions, build_options
 from .data import KINDS, TARGET_NAMES, LearnArrays, check_grid, kind_index, target_array, ts_array
 from .scaling import FeatureScaler, TargetScaler
 from .split import Split
@@ -25,18 +30,23 @@ if TYPE_CHECKING:
 
 
 class SpectraLearner:
-    """Base class of the built-in Classifier plugins (see :mod:`ts_toolkit.learn`).
+    """Base class of every Classifier plugin (see :mod:`ts_toolkit.learn`).
 
-    Subclasses pass their constructor options to ``super().__init__(**settings)``; options
-    named in :attr:`runtime_options` (threads, device, progress display) are not saved in
-    the model file, the rest are and are passed back to the constructor by :meth:`load`.
+    The constructor takes the options declared by the class's ``Options`` dataclass as
+    keywords (Python values, or text such as ``"true"`` from the command line), validates
+    them and stores them, converted, in :attr:`settings`. Options named in
+    :attr:`runtime_options` (threads, device, progress display) are not saved in the model
+    file; the rest are, and :meth:`load` passes them back to the constructor. Fitted state
+    is set by :meth:`fit` or :meth:`restore`.
     """
 
     name: ClassVar[str] = ""
+    Options: ClassVar[type] = NoOptions
     runtime_options: ClassVar[tuple[str, ...]] = ("n_jobs", "device", "progress")
 
     def __init__(self, **settings: Any) -> None:
-        self.settings: dict[str, Any] = dict(settings)
+        options = build_options(self.Options, settings, f"model {self.name!r}")
+        self.settings: dict[str, Any] = asdict(options)
         self.frequency: np.ndarray | None = None
         self.features: FeatureScaler | None = None
         self.targets: TargetScaler | None = None
@@ -176,6 +186,12 @@ class SpectraLearner:
             out[key] = ("target", values, attrs)
         return out
 
+    def export_weights(self) -> dict[str, bytes]:
+        """The fitted state as named byte blobs, for the model file."""
+        if not self.is_fitted:
+            raise TsToolkitError(f"model {self.name!r} is not trained yet; nothing to save")
+        return self._export_weights()
+
     def metadata(self) -> dict[str, Any]:
         """Everything but the weights that a model file records (JSON-able)."""
         if not self.is_fitted:
@@ -218,7 +234,7 @@ class SpectraLearner:
             raise ModelMismatchError(f"{path} holds a {meta['plugin']!r} model, not {cls.name!r}")
         try:
             model = cls(**meta["settings"])
-        except TypeError as exc:
+        except (TypeError, TsToolkitError) as exc:
             raise ModelMismatchError(
                 f"{path}: settings do not fit this version of the {cls.name!r} plugin: {exc}"
             ) from exc

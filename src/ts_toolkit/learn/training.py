@@ -29,23 +29,21 @@ def train_model(ds: xr.Dataset, model: str, seed: int = 0, **options: Any) -> Sp
     check_options(cls, opts)
     try:
         learner = cls(**opts)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError) as exc:  # InvalidParameterError from the option check
         raise TsToolkitError(f"invalid option value for model {model!r}: {exc}") from exc
     learner.fit(ds.isel(target=split.train), ds.isel(target=split.validation))
     learner.split = split
     return learner
 
 
-def accepted_options(cls: type) -> list[str]:
-    """Names of the keyword options a learner class's constructor takes."""
-    import inspect
+def accepted_options(cls: type[SpectraLearner]) -> list[str]:
+    """Names of the options a learner class declares (its ``Options`` dataclass)."""
+    from dataclasses import fields
 
-    params = inspect.signature(cls.__init__).parameters
-    kinds = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    return [name for name, p in params.items() if name != "self" and p.kind in kinds]
+    return [f.name for f in fields(cls.Options)]
 
 
-def check_options(cls: type, options: Mapping[str, Any]) -> None:
+def check_options(cls: type[SpectraLearner], options: Mapping[str, Any]) -> None:
     """Raise a one-line error naming an option the plugin class does not accept."""
     accepted = accepted_options(cls)
     unknown = sorted(set(options) - set(accepted))

@@ -18,21 +18,12 @@ of taps is ``6 fs_in / transition`` rounded up to an odd number.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-
 import numpy as np
 from scipy import signal
 
-from ..errors import InvalidParameterError
+from ts_toolkit.errors import InvalidParameterError
 
-
-@dataclass(frozen=True)
-class FilterStage:
-    """One receiver stage: complex64 FIR coefficients and the decimation factor after it."""
-
-    coefficients: np.ndarray
-    decimation: int
+from ..filters import FilterStage
 
 
 def tapered_chirp(
@@ -87,27 +78,3 @@ def design_stages(
     nyq2 = fs / d1 / d2 / 2.0
     stage1 = design_stage(centre, 0.5 * (half + nyq2), fs, d1)
     return stage1, stage2
-
-
-def apply_stages(x: np.ndarray, stages: Sequence[FilterStage], axis: int = -1) -> np.ndarray:
-    """Full convolution with each stage's coefficients then decimation, along ``axis``."""
-    y = np.asarray(x)
-    for st in stages:
-        h = st.coefficients.astype(np.complex128)
-        shape = [1] * y.ndim
-        shape[axis] = h.size
-        y = signal.oaconvolve(y, h.reshape(shape), mode="full", axes=axis)
-        y = np.take(y, np.arange(0, y.shape[axis], st.decimation), axis=axis)
-    return y
-
-
-def matched_filter(
-    f_start: float,
-    f_stop: float,
-    duration: float,
-    slope: float,
-    fs: float,
-    stages: Sequence[FilterStage],
-) -> np.ndarray:
-    """The transmit replica after the receiver stages (complex, at the decimated rate)."""
-    return apply_stages(tapered_chirp(f_start, f_stop, duration, slope, fs), stages)

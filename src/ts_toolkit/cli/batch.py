@@ -1,4 +1,4 @@
-"""``batch``: a whole cruise of EK80 files -> one table of classified, sized targets."""
+"""``batch``: a whole cruise of data files -> one table of classified, sized targets."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from ..cli import app, console, err_console
 from ..errors import TsToolkitError
-from .apply_cmds import MinTs
+from .app import app, console, err_console
+from .source_options import Channels, MaxRange, MinRange, MinTs, SourceOptionPairs, source_options
 
 
 @app.command("batch")
@@ -17,7 +17,8 @@ def batch_command(
     inputs: Annotated[
         list[str],
         typer.Argument(
-            help="EK80 .raw files, directories (searched recursively) or glob patterns."
+            help="Data files (e.g. EK80 .raw), directories (searched recursively for the "
+            "installed sources' file types) or glob patterns."
         ),
     ],
     model: Annotated[Path, typer.Option(help="Trained model file (.tsm).")],
@@ -41,6 +42,10 @@ def batch_command(
         bool, typer.Option(help="Accept files whose bands cover only part of the model's grid.")
     ] = False,
     min_ts: MinTs = None,
+    min_range: MinRange = None,
+    max_range: MaxRange = None,
+    channel: Channels = None,
+    option: SourceOptionPairs = None,
 ) -> None:
     """Extract and classify single targets in many EK80 files (resumable).
 
@@ -50,6 +55,8 @@ def batch_command(
     """
     from ..batch import WorkStore, run_batch
     from ..batch_report import write_report
+
+    reading = source_options(option, min_ts, min_range, max_range, channel)
 
     if not resume:
         import shutil
@@ -89,7 +96,7 @@ def batch_command(
             workers=workers,
             options={
                 "allow_partial": allow_partial,
-                "source": {} if min_ts is None else {"min_ts": min_ts},
+                "source": reading,
             },
             retry_failed=retry_failed,
             on_file=on_file,

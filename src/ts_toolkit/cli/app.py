@@ -1,28 +1,36 @@
-"""The ``ts-toolkit`` command line (typer).
+"""The ``ts-toolkit`` typer application, its consoles and the helpers commands share.
+
+This module defines no command and imports none: the command modules of this package
+import :data:`app` and add their commands to it, and :mod:`ts_toolkit.cli` imports them
+all (and lets plugins add theirs) to give the complete application.
 
 Module-level imports stay light (typer, rich): ``ts-toolkit plugins`` and ``--help`` must
 not pay for numpy/xarray/torch/echopype. Each command imports what it needs.
 
 A user error (:class:`~ts_toolkit.errors.TsToolkitError`) prints ``error: <message>`` on
-one line to stderr and exits with status 2.
+one line to stderr and exits with status 2; a :class:`~ts_toolkit.errors.TsToolkitWarning`
+prints ``warning: <message>`` on one line.
 """
 
 from __future__ import annotations
 
 import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from . import __version__
-from .errors import InputFileError, TsToolkitError
-from .signals import handle_interrupts
+from .. import __version__
+from ..errors import InputFileError, TsToolkitError, TsToolkitWarning
+from ..signals import handle_interrupts
 
 app = typer.Typer(
     name="ts-toolkit",
-    help="Broadband target-strength spectra: simulate, learn, and classify EK80 targets.",
+    help="Broadband target-strength spectra: simulate, learn, and classify echosounder targets.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -54,7 +62,7 @@ def _root(
         ),
     ] = False,
 ) -> None:
-    """Broadband target-strength spectra: simulate, learn, and classify EK80 targets."""
+    """Broadband target-strength spectra: simulate, learn, and classify echosounder targets."""
 
 
 def require_file(path: Path) -> Path:
@@ -71,54 +79,39 @@ def require_file(path: Path) -> Path:
     return path
 
 
-@app.command("plugins")
-def plugins_command() -> None:
-    """List installed plugins: simulators, classifiers and sources."""
-    from rich.table import Table
-
-    from .plugins import list_plugins
-
-    entries = list_plugins()
-    wide = console.width >= 120  # a narrow terminal gets the descriptions below the table
-    table = Table(title="ts-toolkit plugins")
-    for column in ("name", "kind", "plugin", "package", "version"):
-        table.add_column(column, no_wrap=True)
-    if wide:
-        table.add_column("description")
-    for e in entries:
-        row = [e.name, e.kind, e.plugin, e.package, e.version]
-        table.add_row(*row, *([e.description] if wide else []))
-    console.print(table)
-    if not wide:
-        for e in entries:
-            console.print(f"[bold]{e.name}[/bold]: {e.description}", highlight=False)
-    if not entries:
-        console.print("no plugins installed")
+def one_line(text: object) -> str:
+    """``text`` with its white space (line breaks included) folded to single spaces."""
+    return " ".join(str(text).split())
 
 
-def _register_commands() -> None:
-    """Import the command modules; each adds its commands to :data:`app`."""
-    from .commands import (  # noqa: F401
-        apply_cmds,
-        batch_cmds,
-        learn_cmds,
-        simulate_cmds,
-        synth_cmds,
-    )
+@contextmanager
+def one_line_warnings() -> Iterator[None]:
+    """Show :class:`TsToolkitWarning` warnings as one ``warning: …`` line on stderr."""
+    previous = warnings.showwarning
 
+    def show(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+        if issubclass(category, TsToolkitWarning):
+            err_console.print(
+                f"warning: {one_line(message)}", markup=False, highlight=False, soft_wrap=True
+            )
+        else:
+            previous(message, category, filename, lineno, file, line)
 
-def main() -> None:
-    """Console-script entry point: run the app, turning user errors into one line.
-
-    SIGTERM stops a command as Ctrl-C does, so long work keeps what it finished.
-    """
+    warnings.showwarning = show
     try:
-        _register_commands()
-        with handle_interrupts():
-            app()
+        yield
+    finally:
+        warnings.showwarning = previous
+
+
+def run(application: typer.Typer) -> None:
+    """Run ``application``, turning user errors into one line (exit 2) and Ctrl-C or
+    SIGTERM into ``error: interrupted`` (exit 130): long work keeps what it finished."""
+    try:
+        with handle_interrupts(), one_line_warnings():
+            application()
     except TsToolkitError as exc:
-        message = " ".join(str(exc).split())
-        err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+        err_console.print(f"error: {one_line(exc)}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(EXIT_USER_ERROR)
     except KeyboardInterrupt:
         err_console.print("error: interrupted", markup=False, highlight=False)

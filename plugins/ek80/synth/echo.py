@@ -30,15 +30,16 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import fft as sfft
 
-from ..errors import InvalidParameterError
-from .settings import ChannelSettings, Environment
-from .transmit import FilterStage, apply_stages, design_stages, tapered_chirp
+from ts_toolkit.errors import InvalidParameterError
 
-# Sector layout of a 4-sector transducer (EK80 / echopype order): position along the
-# fore-aft axis (+ fore) and the starboard-port axis (+ starboard), in units of the
-# distance between the half centres.
-SECTOR_ALONG = np.array([-0.5, -0.5, 0.5, 0.5])  # 0 aft-stbd, 1 aft-port, 2 fore-port, 3 fore-stbd
-SECTOR_ATHWART = np.array([0.5, -0.5, -0.5, 0.5])
+from ..angles import FOUR_SECTOR, beam_compensation
+from ..angles import sector_phases as angle_phases
+from ..calibration import impedance_factor as power_impedance_factor
+from ..environment import Environment
+from ..filters import FilterStage, apply_stages
+from .settings import ChannelSettings
+from .transmit import design_stages, tapered_chirp
+
 PHASES = ("zero", "minimum")
 
 
@@ -57,35 +58,27 @@ class EchoTarget:
 
 def impedance_factor(ch: ChannelSettings) -> float:
     """``K_z = |z_rx + z_td|² / z_rx² / z_td`` (1/ohm) of the EK80 power formula."""
-    return abs(ch.z_receiver + ch.z_transducer) ** 2 / ch.z_receiver**2 / ch.z_transducer
-
-
-def beam_loss_db(
-    ch: ChannelSettings, angle_along: float, angle_athwart: float, frequency: np.ndarray
-) -> np.ndarray:
-    """Two-way beam-pattern loss (dB, ≥ 0) of the Simrad beam model at the target's angles
-    (deg) with the one-way −3 dB beam widths ``BW(f) = BW_nom f_nom / f``."""
-    bw = ch.model.beamwidths(frequency)
-    x2 = (2.0 * angle_along / bw) ** 2
-    y2 = (2.0 * angle_athwart / bw) ** 2
-    return 6.0206 * (x2 + y2 - 0.18 * x2 * y2)
+    return power_impedance_factor(ch.z_transducer, ch.z_receiver)
 
 
 def sector_phases(
     ch: ChannelSettings, angle_along: float, angle_athwart: float, frequency: np.ndarray
 ) -> np.ndarray:
-    """Split-beam phase (rad) of each sector, shape (n_sector, n_freq).
-
-    The fore-aft (starboard-port) phase difference is ``γ(f) sin(θ + θ₀)`` with
-    ``γ(f) = γ_nom f / f_nom`` (γ_nom the angle sensitivity, elec. deg per deg) and θ₀ the
-    channel's angle offset; a reader that subtracts the offset gets θ back.
-    """
+    """Split-beam phase (rad) of each sector of ``ch`` (4 sectors), shape (n_sector, n_freq),
+    for a target at physical angles (deg) before the channel's angle offsets: the offsets
+    are added, so a reader that subtracts them gets the angles back."""
     if ch.n_sectors != 4:
         raise InvalidParameterError("synthetic split-beam phases need a 4-sector channel")
-    gamma = ch.model.angle_sensitivity * np.asarray(frequency, float) / ch.model.frequency_nominal
-    d_al = gamma * np.sin(np.radians(angle_along + ch.offset_along))
-    d_at = gamma * np.sin(np.radians(angle_athwart + ch.offset_athwart))
-    return SECTOR_ALONG[:, None] * d_al[None, :] + SECTOR_ATHWART[:, None] * d_at[None, :]
+    m = ch.model
+    return angle_phases(
+        angle_along + ch.offset_along,
+        angle_athwart + ch.offset_athwart,
+        m.angle_sensitivity,
+        m.angle_sensitivity,
+        frequency,
+        m.frequency_nominal,
+        FOUR_SECTOR[0],
+    )
 
 
 def echo_amplitude(
@@ -94,22 +87,51 @@ def echo_amplitude(
     """``A(f)``: modulus of the sector-averaged echo spectrum relative to the transmit
     replica (the EK80 "voltage" whose power formula gives P_rx), at ``frequency`` (Hz)."""
     f = np.asarray(frequency, float)
-    c = env.c
-    ts = np.interp(f, target.frequency, target.ts)
-    sigma = 10 ** (ts / 10)
-    gain = 10 ** (ch.model.gain_db(f) / 10)
-    wavelength = c / f
-    r = target.range
-    p_rx = (
-        ch.model.transmit_power
-        * wavelength**2
-        * gain**2
-        * sigma
-        / (16 * np.pi**2 * r**4)
-        * 10 ** (-2 * env.absorption(f) * r / 10)
-        * 10 ** (-beam_loss_db(ch, target.angle_along, target.angle_athwart, f) / 10)
+    bw = ch.model.beamwidths(f)
+    return point_echo_amplitude(
+        np.interp(f, target.frequency, target.ts),
+        target.range,
+        f,
+        ch.model.gain_db(f),
+        beam_compensation(target.angle_along, target.angle_athwart, bw, bw),
+        ch.model.transmit_power,
+        env,
+        ch.n_sectors,
+        impedance_factor(ch),
     )
-    return np.sqrt(8.0 * p_rx / (ch.n_sectors * impedance_factor(ch)))
+
+
+def point_echo_amplitude(
+    ts_db: np.ndarray,
+    target_range: float,
+    frequency: np.ndarray,
+    gain_db: np.ndarray,
+    beam_loss_db: np.ndarray,
+    transmit_power: float,
+    env: Environment,
+    n_sectors: int,
+    impedance: float,
+) -> np.ndarray:
+    """The inverse of the EK80 TS(f) equation: the modulus of the sector-averaged echo
+    spectrum (V, relative to the transmit replica) of a point target of TS ``ts_db`` (dB re
+    1 m²) at ``target_range`` (m), with on-axis gain ``gain_db`` and two-way beam-pattern
+    loss ``beam_loss_db`` (dB) at ``frequency`` (Hz), transmit power (W), the water
+    ``env`` (sound speed, absorption), ``n_sectors`` and the impedance factor ``K_z``::
+
+        A = sqrt(8 / (N_u K_z) · P_tx λ² g² σ_bs / (16 π² r⁴) · 10^(−2 α r / 10) · 10^(−B / 10))
+    """
+    f = np.asarray(frequency, float)
+    wavelength = env.c / f
+    p_rx = (
+        transmit_power
+        * wavelength**2
+        * (10 ** (np.asarray(gain_db) / 10)) ** 2
+        * 10 ** (np.asarray(ts_db) / 10)
+        / (16 * np.pi**2 * target_range**4)
+        * 10 ** (-2 * env.absorption(f) * target_range / 10)
+        * 10 ** (-np.asarray(beam_loss_db) / 10)
+    )
+    return np.sqrt(8.0 * p_rx / (n_sectors * impedance))
 
 
 def minimum_phase(log_amplitude: np.ndarray, n_fft: int) -> np.ndarray:

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputFileError, InvalidParameterError
+from ts_toolkit.errors import InputFileError, InvalidParameterError
 
 NT_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
 CHANNEL_ID_BYTES = 128

@@ -13,8 +13,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .. import __version__
-from .settings import ChannelSettings, Environment
+from ts_toolkit import __version__
+
+from ..environment import Environment
+from .settings import ChannelSettings
 
 APPLICATION_NAME = "EK80"  # the format; the Header's Copyright names the generator
 FILE_FORMAT_VERSION = "1.27"

@@ -21,11 +21,13 @@ decimation = stage 1 × stage 2 factors, giving complex sample intervals of 32, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InvalidParameterError
+from ts_toolkit.errors import InvalidParameterError
+
+from ..environment import Environment
 
 WBT_SAMPLING_RATE = 1.5e6  # Hz
 WBT_IMPEDANCE = 5400.0  # ohm, receiver (transceiver) impedance
@@ -155,82 +157,8 @@ def transducer(key: str) -> TransducerModel:
     raise InvalidParameterError(f"unknown channel {key!r}; known: {known}")
 
 
-@dataclass(frozen=True)
-class Environment:
-    """Water properties written to the Environment XML and used for the echoes.
-
-    Temperature (°C), salinity (PSU), depth (m, for absorption), acidity (pH), latitude
-    (deg). ``sound_speed`` (m/s) defaults to Mackenzie (1981) for these values.
-    """
-
-    temperature: float = 8.0
-    salinity: float = 35.0
-    depth: float = 20.0
-    acidity: float = 8.0
-    latitude: float = 60.0
-    sound_speed: float | None = None
-
-    @property
-    def c(self) -> float:
-        """Sound speed (m/s)."""
-        if self.sound_speed is not None:
-            return float(self.sound_speed)
-        return float(mackenzie_sound_speed(self.temperature, self.salinity, self.depth))
-
-    def absorption(self, frequency: np.ndarray) -> np.ndarray:
-        """Absorption coefficient (dB/m) at ``frequency`` (Hz), Francois & Garrison (1982)."""
-        return francois_garrison(
-            frequency, self.temperature, self.salinity, self.depth, self.acidity, self.c
-        )
-
-
-def mackenzie_sound_speed(temperature: float, salinity: float, depth: float) -> float:
-    """Sound speed in sea water (m/s), Mackenzie (1981): T (°C), S (PSU), depth (m)."""
-    t, s, d = temperature, salinity, depth
-    return (
-        1448.96
-        + 4.591 * t
-        - 5.304e-2 * t**2
-        + 2.374e-4 * t**3
-        + 1.340 * (s - 35)
-        + 1.630e-2 * d
-        + 1.675e-7 * d**2
-        - 1.025e-2 * t * (s - 35)
-        - 7.139e-13 * t * d**3
-    )
-
-
-def francois_garrison(
-    frequency: np.ndarray,
-    temperature: float,
-    salinity: float,
-    depth: float,
-    ph: float,
-    sound_speed: float,
-) -> np.ndarray:
-    """Sea-water absorption (dB/m), Francois & Garrison (1982, JASA 72:1879).
-
-    Boric acid, magnesium sulphate and pure-water terms; ``frequency`` in Hz, temperature
-    °C, salinity PSU, depth m, pH, sound speed m/s.
-    """
-    f = np.asarray(frequency, float) / 1e3  # kHz
-    t, s, d, c = temperature, salinity, depth, sound_speed
-    theta = t + 273.0
-    a1 = 8.86 / c * 10 ** (0.78 * ph - 5)
-    f1 = 2.8 * np.sqrt(s / 35) * 10 ** (4 - 1245 / theta)
-    a2 = 21.44 * s / c * (1 + 0.025 * t)
-    p2 = 1 - 1.37e-4 * d + 6.2e-9 * d**2
-    f2 = 8.17 * 10 ** (8 - 1990 / theta) / (1 + 0.0018 * (s - 35))
-    if t <= 20:
-        a3 = 4.937e-4 - 2.59e-5 * t + 9.11e-7 * t**2 - 1.50e-8 * t**3
-    else:
-        a3 = 3.964e-4 - 1.146e-5 * t + 1.45e-7 * t**2 - 6.5e-10 * t**3
-    p3 = 1 - 3.83e-5 * d + 4.9e-10 * d**2
-    f_sq = f * f
-    db_per_km = (
-        a1 * f1 * f_sq / (f1**2 + f_sq) + a2 * p2 * f2 * f_sq / (f2**2 + f_sq) + a3 * p3 * f_sq
-    )
-    return db_per_km / 1e3
+#: The water of the synthetic surveys: sound speed from Mackenzie (1981), about 1483 m/s.
+SURVEY_WATER = Environment(sound_speed=None, temperature=8.0, salinity=35.0, depth=20.0)
 
 
 @dataclass(frozen=True)
@@ -283,7 +211,7 @@ class SurveySettings:
     """
 
     channels: tuple[ChannelSettings, ...]
-    environment: Environment = field(default_factory=Environment)
+    environment: Environment = SURVEY_WATER
     max_range: float = 30.0
     ping_interval: float = 1.0
     noise_db: float | None = -150.0
@@ -315,8 +243,3 @@ def default_channels(keys: str | list[str] = "70,120,200") -> tuple[ChannelSetti
     if len(set(keys_seen)) != len(keys_seen):
         raise InvalidParameterError(f"channel given twice in {items}")
     return tuple(out)
-
-
-def with_offsets(channel: ChannelSettings, along: float, athwart: float) -> ChannelSettings:
-    """``channel`` with angle offsets (deg)."""
-    return replace(channel, offset_along=along, offset_athwart=athwart)

@@ -1,10 +1,13 @@
-"""Synthetic EK80 FM pings: point targets of known TS(f) at known range and angles.
+"""Synthetic pings as arrays (no file): point targets of known TS(f), range and angles.
 
-The forward model is the inverse of the processing chain: for each target the
-matched-filter replica's spectrum is scaled per frequency so that the chain's TS(f)
-equation returns the requested TS, delayed by the two-way travel time, given per-sector
-phases for the split-beam angles (scaled so the sector average carries the beam
-pattern), and summed over targets. Used by the tests and to document the chain's accuracy.
+For unit tests of the processing chain (:mod:`..core`) with any calibration, filter
+stages and 3- or 4-sector transducers, synthesised directly at the decimated rate: for
+each target the chain's own matched-filter replica spectrum is scaled per frequency by
+:func:`.echo.point_echo_amplitude` (the inverse of the TS(f) equation), delayed by the
+two-way travel time, given per-sector phases for the split-beam angles (scaled so the
+sector average carries the beam pattern), and summed over targets. The survey writer
+(:mod:`.echo`, :mod:`.survey`) instead synthesises at the transceiver's base rate through
+its own transmit signal and filters, independently of the chain.
 """
 
 from __future__ import annotations
@@ -15,11 +18,12 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from .absorption import francois_garrison
-from .angles import beam_compensation, sector_phases
-from .calibration import Calibration
-from .core import ChannelPing, Environment, Replica
-from .filters import FilterStage
+from ..angles import beam_compensation, sector_phases
+from ..calibration import Calibration, impedance_factor
+from ..core import ChannelPing, Replica
+from ..environment import Environment
+from ..filters import FilterStage
+from .echo import point_echo_amplitude
 
 
 @dataclass(frozen=True)
@@ -114,10 +118,9 @@ def synthetic_ping(
     f_base = np.fft.fftfreq(n_fft, dt)
     f_true = f_c + np.mod(f_base - f_c + fs_dec / 2, fs_dec) - fs_dec / 2
     f_true = np.maximum(f_true, 1.0)
-    c = env.sound_speed
-    imp = (abs(cal.z_receiver + cal.z_transducer) / cal.z_receiver) ** 2 / cal.z_transducer
-    gain = 10 ** (cal.gain_db(f_true) / 10)
-    alpha = francois_garrison(f_true, env.temperature, env.salinity, env.depth, env.ph, c)
+    c = env.c
+    imp = impedance_factor(cal.z_transducer, cal.z_receiver)
+    gain_db = cal.gain_db(f_true)
     total = np.zeros((n_sectors, n_fft), complex)
     for t in targets:
         ts = t.ts_at(f_true)
@@ -137,14 +140,9 @@ def synthetic_ping(
         else:
             b = np.zeros_like(f_true)
             phases = np.zeros((1, n_fft))
-        p_rx_db = (
-            ts
-            - 40 * np.log10(t.range)
-            - 2 * alpha * t.range
-            + 10 * np.log10(transmit_power * (c / f_true) ** 2 * gain**2 / (16 * np.pi**2))
-            - b
+        amp = point_echo_amplitude(
+            ts, t.range, f_true, gain_db, b, transmit_power, env, n_sectors, imp
         )
-        amp = np.sqrt(8 * 10 ** (p_rx_db / 10) / (n_sectors * imp))
         rotors = np.exp(1j * phases)
         amp = amp / np.abs(rotors.mean(axis=0))
         delay = np.exp(-2j * np.pi * f_true * 2 * t.range / c)

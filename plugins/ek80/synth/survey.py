@@ -30,13 +30,16 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InvalidParameterError, TsToolkitError
-from ..signals import interrupt_from_error
+from ts_toolkit.errors import InvalidParameterError, TsToolkitError
+from ts_toolkit.signals import interrupt_from_error
+
+from ..environment import Environment
+from ..filters import FilterStage
 from . import raw_format as rf
 from .config_xml import configuration_xml, environment_xml, parameter_xml
 from .echo import PHASES, EchoTarget, channel_ping
-from .settings import ChannelSettings, Environment, SurveySettings, default_channels
-from .transmit import FilterStage, design_stages
+from .settings import SURVEY_WATER, ChannelSettings, SurveySettings, default_channels
+from .transmit import design_stages
 
 DEFAULT_START = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
 PARAMETER_NAMES = ("a", "b", "theta", "Req", "alpha", "rho_s", "c_s", "rho_w", "c_w")
@@ -128,7 +131,7 @@ def simulate_ts(
     model did not converge) are filled by linear interpolation in frequency; the
     simulator's warnings are returned.
     """
-    from ..plugins import get_simulator
+    from ts_toolkit.plugins import get_simulator
 
     sim = get_simulator(simulator)
     names = set(sim.parameters)
@@ -219,14 +222,14 @@ def make_survey(
     per ping) at ranges in [``min_range``, ``max_range``] (m) and angles within
     ``max_angle`` (deg). Samples are recorded to ``record_range`` (m; default
     ``max_range`` + 3 m)."""
-    from ..parameters import sample_parameters, table1_space
+    from ts_toolkit.parameters import sample_parameters, table1_space
 
     if n_targets < 1:
         raise InvalidParameterError(f"--targets must be at least 1, got {n_targets}")
     chans = default_channels(channels) if isinstance(channels, str) else tuple(channels)
     settings = SurveySettings(
         chans,
-        environment or Environment(),
+        environment or SURVEY_WATER,
         max_range=record_range or max_range + 3.0,
         ping_interval=ping_interval,
         noise_db=noise_db,

@@ -12,8 +12,8 @@ from typing import Annotated, Any
 
 import typer
 
-from ..cli import app, console, require_file
 from ..errors import InputFileError, TsToolkitError
+from .app import app, console, require_file
 
 
 def parse_settings(items: list[str] | None) -> dict[str, Any]:

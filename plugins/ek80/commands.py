@@ -1,0 +1,169 @@
+"""The ek80 plugin's own commands: ``synth-raw`` and ``sphere-check``.
+
+Added to the ``ts-toolkit`` command line through the ``register_commands(cli)`` hook.
+Only typer is imported here; each command imports what it needs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ts_toolkit.errors import InputFileError
+
+
+def register(cli: typer.Typer) -> None:
+    """Add ``synth-raw`` and ``sphere-check`` to the command line ``cli``."""
+    from ts_toolkit.cli.app import console, require_file
+
+    @cli.command("synth-raw")
+    def synth_raw_command(
+        out: Annotated[Path, typer.Option("--out", "-o", help="Output EK80 .raw file.")],
+        targets: Annotated[
+            int, typer.Option(help="Number of targets (Table I, gas and liquid).")
+        ] = 10,
+        seed: Annotated[int, typer.Option(help="Random seed (targets, geometry, noise).")] = 1,
+        channels: Annotated[
+            str,
+            typer.Option(
+                help="Comma-separated transducers by nominal kHz: 38 (ES38-7, 34-45 kHz), "
+                "70 (ES70-7C, 45-90), 120 (ES120-7C, 90-170), 200 (ES200-7C, 160-260)."
+            ),
+        ] = "70,120,200",
+        noise_db: Annotated[
+            float,
+            typer.Option(
+                help="Receiver noise power (dB re 1 W) of the raw sector-averaged samples."
+            ),
+        ] = -150.0,
+        no_noise: Annotated[bool, typer.Option("--no-noise", help="Write noise-free samples.")] = (
+            False
+        ),
+        pings: Annotated[
+            int | None, typer.Option(help="Number of pings (default: one target per ping).")
+        ] = None,
+        simulator: Annotated[str, typer.Option(help="Simulator plugin for TS(f).")] = (
+            "prolate-spheroid"
+        ),
+        space: Annotated[
+            Path | None,
+            typer.Option(help="Parameter-space TOML file (default: the paper's Table I)."),
+        ] = None,
+        min_range: Annotated[float, typer.Option(help="Nearest target range (m).")] = 5.0,
+        max_range: Annotated[float, typer.Option(help="Farthest target range (m).")] = 25.0,
+        max_angle: Annotated[
+            float, typer.Option(help="Targets lie within this angle (deg) of the beam axis.")
+        ] = 2.0,
+        truth: Annotated[
+            Path | None,
+            typer.Option(
+                help="Ground-truth NetCDF (default: OUT with .truth.nc; a .csv beside it)."
+            ),
+        ] = None,
+        overwrite: Annotated[
+            bool, typer.Option("--overwrite", help="Replace existing output files.")
+        ] = False,
+    ) -> None:
+        """Write a synthetic EK80 FM survey (.raw) and its ground truth (.nc + .csv)."""
+        from rich.progress import Progress
+
+        from ts_toolkit.parameters import load_space
+
+        from .synth import make_survey, write_raw, write_truth
+
+        truth_nc = truth or out.with_name(out.stem + ".truth.nc")
+        truth_csv = truth_nc.with_suffix(".csv")
+        if not overwrite:
+            for p in (out, truth_nc, truth_csv):
+                if p.exists():
+                    raise InputFileError(f"{p} exists; use --overwrite to replace it")
+        ps = load_space(space) if space is not None else None
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task(f"simulating TS(f) with {simulator}", total=targets)
+            survey = make_survey(
+                targets,
+                seed,
+                channels=channels,
+                n_pings=pings,
+                simulator=simulator,
+                space=ps,
+                noise_db=None if no_noise else noise_db,
+                min_range=min_range,
+                max_range=max_range,
+                max_angle=max_angle,
+                progress=lambda k: progress.advance(task, k),
+            )
+            task2 = progress.add_task("writing pings", total=survey.n_pings)
+            write_raw(survey, out, progress=lambda k: progress.advance(task2, k))
+        nc, csv_path = write_truth(survey, truth_nc, truth_csv, raw_file=out)
+        chans = ", ".join(
+            f"{c.model.name} {c.model.f_start / 1e3:g}-{c.model.f_stop / 1e3:g} kHz"
+            for c in survey.settings.channels
+        )
+        kinds = [t.kind for t in survey.targets]
+        console.print(
+            f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB): {survey.n_pings} pings, "
+            f"{len(kinds)} targets ({kinds.count('gas')} gas, {kinds.count('liquid')} liquid), "
+            f"channels {chans}; noise "
+            f"{'none' if no_noise else f'{noise_db:g} dB re 1 W'}; seed {seed}"
+        )
+        console.print(f"ground truth: {nc} and {csv_path}")
+
+    @cli.command("sphere-check")
+    def sphere_check_command(
+        path: Annotated[
+            Path,
+            typer.Argument(
+                help="EK80 .raw file or CRIMAC-layout .json ping with a calibration sphere."
+            ),
+        ],
+        diameter: Annotated[float, typer.Option("--diameter", help="Sphere diameter, mm.")] = 38.1,
+        material: Annotated[
+            str,
+            typer.Option(
+                "--material", help="Sphere material: wc (tungsten carbide) or cu (copper)."
+            ),
+        ] = "wc",
+        range_min: Annotated[float, typer.Option("--range-min", help="Search from, m.")] = 0.0,
+        range_max: Annotated[float, typer.Option("--range-max", help="Search to, m.")] = 1e9,
+        png: Annotated[
+            Path | None,
+            typer.Option("--png", help="Figure path (default: PATH's name with .sphere.png)."),
+        ] = None,
+        step_khz: Annotated[
+            float, typer.Option("--table-step", help="Table row spacing, kHz.")
+        ] = 5.0,
+    ) -> None:
+        """Measured vs theoretical TS(f) of a calibration sphere: a table and a PNG."""
+        from rich.table import Table
+
+        from .spherecheck import plot_sphere_check, sphere_check
+
+        require_file(path)
+        with console.status(f"measuring the sphere in {path.name}"):
+            check = sphere_check(path, diameter * 1e-3, material, range_min, range_max)
+        table = Table(title=check.label)
+        for col in ("frequency (kHz)", "measured (dB)", "theory (dB)", "difference (dB)"):
+            table.add_column(col, justify="right")
+        f = check.frequency
+        step = max(step_khz * 1e3, float(f[1] - f[0]) if f.size > 1 else 1.0)
+        rows = [0] + [i for i in range(1, f.size) if (f[i] - f[0]) % step < 1e-6] + [f.size - 1]
+        for i in sorted(set(rows)):
+            table.add_row(
+                f"{f[i] / 1e3:g}",
+                f"{check.mean[i]:.2f}",
+                f"{check.theory[i]:.2f}",
+                f"{check.difference[i]:+.2f}",
+            )
+        console.print(table)
+        st = check.stats()
+        ranges = ", ".join(f"{d['range']:.2f}" for d in check.detections[:10])
+        console.print(
+            f"{len(check.detections)} echo(es) at {ranges} m; median |difference| "
+            f"{st['median_abs']:.2f} dB, mean {st['mean']:+.2f} dB, rms {st['rms']:.2f} dB,"
+            f" {100 * st['within_1dB']:.0f}% of frequencies within 1 dB"
+        )
+        out = plot_sphere_check(check, png or path.with_name(path.stem + ".sphere.png"))
+        console.print(f"figure -> {out}")

@@ -1,0 +1,161 @@
+"""``extract`` and ``predict``: from measured files to classified targets.
+
+Heavy modules (numpy, xarray, the source's readers) are imported inside the commands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import TsToolkitError
+from .app import app, console, require_file
+from .source_options import Channels, MaxRange, MinRange, MinTs, SourceOptionPairs, source_options
+
+
+def _extract(path: Path, options: dict) -> object:
+    """The spectra of ``path``, read by the first installed source that can open it."""
+    from ..plugins import source_for
+
+    require_file(path)
+    source = source_for(path)
+    with console.status(f"extracting single targets from {path.name} ({source.name})"):
+        return source.open(path, **options)
+
+
+@app.command("extract")
+def extract_command(
+    path: Annotated[Path, typer.Argument(help="Data file (e.g. an EK80 FM .raw file).")],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Output spectra NetCDF (default: PATH's name with .spectra.nc)."
+        ),
+    ] = None,
+    min_ts: MinTs = None,
+    min_range: MinRange = None,
+    max_range: MaxRange = None,
+    channel: Channels = None,
+    option: SourceOptionPairs = None,
+) -> None:
+    """Detect single targets in an EK80 file and write their TS(f) spectra (NetCDF).
+
+    Any file an installed source reads works the same way."""
+    from ..spectra import write_spectra
+
+    options = source_options(option, min_ts, min_range, max_range, channel)
+    spectra = _extract(path, options)
+    out = out or path.with_name(path.stem + ".spectra.nc")
+    write_spectra(spectra, out)
+    n = int(spectra.sizes["target"])
+    f = spectra["frequency"].values
+    band = f"{f.min() / 1e3:g}-{f.max() / 1e3:g} kHz" if f.size else "no band"
+    console.print(
+        f"{n} single target{'s' if n != 1 else ''} ({band}, calibration: "
+        f"{spectra.attrs.get('calibration', '?')}) -> {out}"
+    )
+    if n == 0:
+        console.print(f"detection counts: {spectra.attrs.get('detection_counts', '')}")
+
+
+def _print_table(rows: list[dict], title: str, limit: int = 50) -> None:
+    from rich.table import Table
+
+    table = Table(title=title)
+    dates = sorted({str(r.get("ping_time", ""))[:10] for r in rows} - {""})
+    if dates:
+        table.title = f"{title} ({', '.join(dates)} UTC)"
+    for col in ("ping time", "range m", "kind", "p", "a mm", "b mm", "alpha", "Req mm", "theta°"):
+        table.add_column(
+            col, justify="right" if col != "kind" else "left", no_wrap=col == "ping time"
+        )
+
+    def num(v: object, scale: float = 1.0, fmt: str = ".1f") -> str:
+        try:
+            return format(float(v) * scale, fmt)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return "-"
+
+    for row in rows[:limit]:
+        table.add_row(
+            str(row.get("ping_time", ""))[11:],
+            num(row.get("range"), fmt=".2f"),
+            str(row.get("kind", "")),
+            num(row.get("probability"), fmt=".2f"),
+            num(row.get("a"), 1e3),
+            num(row.get("b"), 1e3),
+            num(row.get("alpha"), fmt=".2f"),
+            num(row.get("Req"), 1e3),
+            num(row.get("theta"), fmt=".0f"),
+        )
+    console.print(table)
+    if len(rows) > limit:
+        console.print(f"... {len(rows) - limit} more rows in the output file")
+
+
+@app.command("predict")
+def predict_command(
+    path: Annotated[Path, typer.Argument(help="Data file (e.g. an EK80 FM .raw file).")],
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            "--model", "-m", help="Trained model file (.tsm); default: the bundled model."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Write predictions to .nc (spectra + predictions) or .csv."
+        ),
+    ] = None,
+    band_subset: Annotated[
+        bool,
+        typer.Option(
+            "--band-subset",
+            help="Accept a model whose grid the file's bands only partly "
+            "cover (unmeasured model frequencies are NaN).",
+        ),
+    ] = False,
+    min_ts: MinTs = None,
+    min_range: MinRange = None,
+    max_range: MaxRange = None,
+    channel: Channels = None,
+    option: SourceOptionPairs = None,
+) -> None:
+    """Classify the single targets of an EK80 file with a trained model.
+
+    Detects single targets, computes their TS(f), and prints and writes the table (ping time,
+    range, kind + probability, a, b, alpha, Req, theta). Any file an installed source reads
+    works the same way."""
+    from ..apply import predict_spectra, prediction_rows, write_predictions
+    from ..modelfile import bundled_model_path, load_model
+
+    require_file(path)
+    if model is None:
+        model = bundled_model_path()
+        if model is None:
+            raise TsToolkitError(
+                "no model is bundled with this ts-toolkit yet (ts_toolkit/data/default.tsm); "
+                "train one with 'ts-toolkit train' and pass it with --model"
+            )
+    else:
+        require_file(model)
+    options = source_options(option, min_ts, min_range, max_range, channel)
+    loaded = load_model(model)
+    spectra = _extract(path, options)
+    n = int(spectra.sizes["target"])
+    if n == 0:
+        console.print(
+            f"{path.name}: no single targets detected (detection counts: "
+            f"{spectra.attrs.get('detection_counts', '')})"
+        )
+        result, rows = spectra, []
+    else:
+        result = predict_spectra(loaded, spectra, allow_partial=band_subset)
+        rows = prediction_rows(result)
+        _print_table(rows, f"{path.name}: {n} single target{'s' if n != 1 else ''}")
+    if out is not None:
+        write_predictions(result, rows, out)
+        console.print(f"wrote {out}")
