@@ -9,10 +9,12 @@ PIP    := $(BIN)/python -m pip
 
 all: test
 
-$(STAMP): pyproject.toml constraints.txt examples/stanton-sphere/pyproject.toml
+EXAMPLES := examples/stanton-sphere examples/centroid-classifier examples/csv-source
+
+$(STAMP): pyproject.toml constraints.txt $(addsuffix /pyproject.toml,$(EXAMPLES))
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -c constraints.txt -e ".[test]" -e examples/stanton-sphere
+	$(PIP) install -q -c constraints.txt -e ".[test]" $(addprefix -e ,$(EXAMPLES))
 	touch $(STAMP)
 
 venv: $(STAMP)

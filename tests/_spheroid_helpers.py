@@ -25,7 +25,7 @@ def load_table(name: str) -> dict[str, np.ndarray]:
 
 
 def tolerance(x: np.ndarray, ts: np.ndarray, window: float) -> np.ndarray:
-    """Acceptance tolerance per point (issue #3).
+    """Acceptance tolerance per point (the benchmark comparison).
 
     0.1 dB where the benchmark is within 10 dB of its local maximum (max over +-window),
     0.3 dB on null flanks (10-20 dB down), 1 dB in deeper nulls.

@@ -6,7 +6,7 @@ Two independent readers:
    (``echopype.calibrate.ek80_complex``): pulse compression, sector average, windowed DFT
    over the transmit autocorrelation, the Andersen et al. (2024) TS(f) equation — it
    shares no code with the writer.
-2. The project's EK80 Source plugin (``get_source("ek80")``, issue 6), if installed.
+2. The project's EK80 Source plugin (``get_source("ek80")``), if installed.
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def _ek80_source():
     try:
         return get_source("ek80")
     except TsToolkitError as exc:  # not installed
-        pytest.skip(f"waits for the EK80 Source plugin (issue 6): {exc}")
+        pytest.skip(f"needs the EK80 Source plugin: {exc}")
 
 
 def test_ek80_source_recovers_ts_range_and_angles(one_target):

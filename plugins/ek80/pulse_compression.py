@@ -62,22 +62,6 @@ def effective_pulse_duration(y_auto: np.ndarray, fs_dec: float) -> float:
     return float(p.sum() / (p.max() * fs_dec))
 
 
-def level_width(power: np.ndarray, peak: int, level_db: float) -> tuple[int, int]:
-    """First and last sample around ``peak`` with ``power`` within ``level_db`` of it.
-
-    Walks outwards from ``peak`` while power stays at or above ``peak power /
-    10**(level_db/10)``; returns inclusive sample indices.
-    """
-    threshold = power[peak] / 10 ** (level_db / 10)
-    below = power < threshold
-    left = peak
-    idx = np.flatnonzero(below[:peak])
-    left = int(idx[-1]) + 1 if idx.size else 0
-    idx = np.flatnonzero(below[peak + 1 :])
-    right = peak + int(idx[0]) if idx.size else len(power) - 1
-    return left, right
-
-
 def sector_average(y_pc: np.ndarray) -> np.ndarray:
     """Mean over sectors (axis 0) of pulse-compressed samples (n_sector, n_sample)."""
     return np.mean(y_pc, axis=0)

@@ -81,10 +81,9 @@ def _sturm_count(diag: np.ndarray, off2: np.ndarray, x: float) -> int:
 
 
 @njit(cache=True)
-def _eigs_lowest(diag: np.ndarray, off: np.ndarray, nev: int) -> np.ndarray:
-    """The nev smallest eigenvalues (ascending) by bisection with Sturm counts."""
-    n = diag.shape[0]
-    off2 = off[: n - 1] ** 2
+def _gershgorin_bounds(diag: np.ndarray, off: np.ndarray, n: int) -> tuple[float, float]:
+    """Lower and upper bounds of every eigenvalue of the symmetric tridiagonal matrix with
+    ``diag`` and off-diagonal ``off`` (its first ``n`` rows): Gershgorin discs."""
     lo = 1e300
     hi = -1e300
     for k in range(n):
@@ -95,6 +94,15 @@ def _eigs_lowest(diag: np.ndarray, off: np.ndarray, nev: int) -> np.ndarray:
             rad += abs(off[k])
         lo = min(lo, diag[k] - rad)
         hi = max(hi, diag[k] + rad)
+    return lo, hi
+
+
+@njit(cache=True)
+def _eigs_lowest(diag: np.ndarray, off: np.ndarray, nev: int) -> np.ndarray:
+    """The nev smallest eigenvalues (ascending) by bisection with Sturm counts."""
+    n = diag.shape[0]
+    off2 = off[: n - 1] ** 2
+    lo, hi = _gershgorin_bounds(diag, off, n)
     out = np.empty(nev)
     a_prev = lo
     for i in range(nev):
@@ -218,13 +226,6 @@ def _refine_lambda(diag: np.ndarray, off: np.ndarray, lam: float, kn: int) -> fl
     if abs(x - lam) < 1e-2 * max(1.0, abs(lam)) and math.isfinite(x):
         return x
     return lam
-
-
-@njit(cache=True)
-def _eig_check(diag: np.ndarray, off2: np.ndarray, lam: float, i: int) -> bool:
-    """True when lam is (to rounding) the i-th smallest eigenvalue (Sturm counts)."""
-    d = 1e-9 * max(1.0, abs(lam))
-    return _sturm_count(diag, off2, lam - d) == i and _sturm_count(diag, off2, lam + d) == i + 1
 
 
 @njit(cache=True)
@@ -476,16 +477,7 @@ def angular_coefficients(
         diag, off = _recurrence_block(m, c, p, kk)
         off2 = off[: kk - 1] ** 2
         # Gershgorin bounds and suffix extrema for the truncated Sturm counts
-        glo = 1e300
-        ghi = -1e300
-        for k in range(kk):
-            rad = 0.0
-            if k > 0:
-                rad += abs(off[k - 1])
-            if k < kk - 1:
-                rad += abs(off[k])
-            glo = min(glo, diag[k] - rad)
-            ghi = max(ghi, diag[k] + rad)
+        glo, ghi = _gershgorin_bounds(diag, off, kk)
         dsuf = np.empty(kk)
         esuf = np.empty(kk)
         dsuf[kk - 1] = diag[kk - 1]
@@ -713,106 +705,6 @@ def radial_eta0_z(
 
 
 @njit(cache=True)
-def _taylor_step(
-    mm1: float, c2: float, lam: float, s: float, h: float, y0: float, y1: float
-) -> tuple[float, float, bool]:
-    """One Taylor step of the reduced radial ODE from xi = s to s + h.
-
-    With R = (xi^2-1)^(m/2) w the radial equation becomes
-    (xi^2-1) w'' + 2(m+1) xi w' + (c^2 xi^2 - lam + m(m+1)) w = 0, whose coefficients are
-    polynomials of degree <= 2, so the Taylor coefficients obey a five-term recurrence.
-    Works with scaled coefficients b_k = a_k h^k.  ``mm1`` = m + 1, ``c2`` = c^2;
-    y0 = w(s), y1 = w'(s).  Returns (w(s+h), w'(s+h), converged).
-    """
-    m = mm1 - 1.0
-    a0 = s * s - 1.0
-    a1h = 2.0 * s * h
-    a2h2 = h * h
-    b0h = 2.0 * mm1 * s * h
-    b1h2 = 2.0 * mm1 * h * h
-    c0h2 = (c2 * s * s - lam + m * mm1) * h * h
-    c1h3 = 2.0 * c2 * s * h * h * h
-    c2h4 = c2 * h * h * h * h
-    bm2 = 0.0
-    bm1 = 0.0
-    bk = y0
-    bk1 = y1 * h
-    val = bk + bk1
-    der = bk1
-    scale = max(abs(bk), abs(bk1))
-    small = 0
-    conv = False
-    for k in range(0, 600):
-        num = (k + 1.0) * (a1h * k + b0h) * bk1 + (a2h2 * k * (k - 1.0) + b1h2 * k + c0h2) * bk
-        num += c1h3 * bm1 + c2h4 * bm2
-        bk2 = -num / (a0 * (k + 2.0) * (k + 1.0))
-        val += bk2
-        der += (k + 2.0) * bk2
-        ab = abs(bk2)
-        if ab > scale:
-            scale = ab
-        if ab * (k + 2.0) <= 1e-17 * scale:
-            small += 1
-            if small >= 3:
-                conv = True
-                break
-        else:
-            small = 0
-        bm2 = bm1
-        bm1 = bk
-        bk = bk1
-        bk1 = bk2
-    return val, der / h, conv
-
-
-@njit(cache=True)
-def r2_integrate(
-    m: int, c: float, lam: float, xs: float, r0: float, rp0: float, xe: float
-) -> tuple[float, float, float, bool]:
-    """Integrate the radial ODE from xi = xs (values r0, rp0) inwards to xi = xe < xs.
-
-    Returns (R, R', log10 scale, ok): the true values are R*10**scale, R'*10**scale
-    relative to the scale of (r0, rp0).  Integrates the reduced equation for
-    w = R (xi^2-1)^(-m/2); steps are limited to 0.55 (xi-1) (radius of convergence of the
-    Taylor series is xi - 1) and to 8/rate (rate = local wavenumber or e-folding rate);
-    the series is summed to 1e-17 relative, so the step size only sets the cost.
-    """
-    qs = xs * xs - 1.0
-    # w and w' at the start (scale (xi^2-1)^(-m/2) kept as a log10 exponent)
-    y0 = r0
-    y1 = rp0 - m * xs * r0 / qs
-    ex = -0.5 * m * math.log10(qs)
-    s = xs
-    ok = True
-    rho = 0.55
-    c2 = c * c
-    mm1 = m + 1.0
-    while s > xe:
-        q = s * s - 1.0
-        rate = math.sqrt(abs(lam - c2 * s * s) / q + m * m / (q * q)) + 1.0
-        h = min(rho * (s - 1.0), 8.0 / rate)
-        if s - h < xe:
-            h = s - xe
-        y0, y1, conv = _taylor_step(mm1, c2, lam, s, -h, y0, y1)
-        if not conv:
-            ok = False
-        s = s - h
-        if s - xe < 1e-14:
-            s = xe
-        a = max(abs(y0), abs(y1))
-        if a > 1e100 or (a < 1e-100 and a > 0.0):
-            sh = math.floor(math.log10(a))
-            y0 /= 10.0**sh
-            y1 /= 10.0**sh
-            ex += sh
-    qe = xe * xe - 1.0
-    r = y0
-    rp = y1 + m * xe * y0 / qe
-    ex += 0.5 * m * math.log10(qe)
-    return r, rp, ex, ok
-
-
-@njit(cache=True)
 def _taylor_coefficients4(
     kb: int,
     a0: float,
@@ -844,7 +736,13 @@ def r2_integrate_all(
     rp0: np.ndarray,
     xe: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``r2_integrate`` for all degrees at once (one step sequence, vectorised over degrees).
+    """Integrate the radial ODE of every degree from xi = xs (values r0, rp0) inwards to
+    xi = xe < xs, with one step sequence, vectorised over degrees.
+
+    The reduced equation for w = R (xi^2-1)^(-m/2), (xi^2-1) w'' + 2(m+1) xi w' +
+    (c^2 xi^2 - lam + m(m+1)) w = 0, has polynomial coefficients of degree <= 2, so its
+    Taylor coefficients obey a five-term recurrence; the series has radius of
+    convergence xi - 1.
 
     The step is the smallest any degree needs (0.55 (xi - 1) and 12/rate for the extreme
     eigenvalues); every degree's Taylor series is summed until its own three successive
@@ -852,7 +750,8 @@ def r2_integrate_all(
     smaller terms; the test is made after every block of four terms).  The terms are
     computed four at a time per degree, with the recurrence state held in registers (the
     loop over degrees vectorises; it was bound by the stores of the state).
-    Returns (R, R', log10 scale, ok) per degree, as ``r2_integrate``.
+    Returns (R, R', log10 scale, ok) per degree: the true values are R*10**scale,
+    R'*10**scale relative to the scale of (r0, rp0).
     """
     nn = lam.shape[0]
     qs = xs * xs - 1.0

@@ -18,7 +18,7 @@ import os
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,7 @@ class BatchReport:
     outcomes: list[FileOutcome]
     skipped: int
     wall_time_s: float
+    unreadable: list[Path] = field(default_factory=list)
 
     @property
     def failed(self) -> list[FileOutcome]:
@@ -68,16 +69,31 @@ def data_suffixes() -> tuple[str, ...]:
     return tuple(sorted({s.lower() for src in sources() for s in getattr(src, "suffixes", ())}))
 
 
-def collect_inputs(inputs: Iterable[str | Path]) -> list[Path]:
-    """Expand files, directories (searched recursively for the installed sources' file
-    types) and glob patterns into data files."""
+def collect_inputs(
+    inputs: Iterable[str | Path], unreadable: list[Path] | None = None
+) -> list[Path]:
+    """Expand files, directories and glob patterns into data files.
+
+    A directory is searched recursively for files with the installed sources' suffixes
+    that one of those sources can open; the others found there (e.g. a ``.csv`` table no
+    source reads) are appended to ``unreadable`` when given. Files named explicitly or by
+    a pattern are all kept: one no source reads then fails with its reason."""
+    from .plugins import sources
+
     found: list[Path] = []
+    installed = sources()
     suffixes = data_suffixes()
     for item in inputs:
         text = str(item)
         p = Path(text)
         if p.is_dir():
-            found += [q for q in p.rglob("*") if q.is_file() and q.name.lower().endswith(suffixes)]
+            for q in sorted(p.rglob("*")):
+                if not (q.is_file() and q.name.lower().endswith(suffixes)):
+                    continue
+                if any(src.can_open(q) for src in installed):
+                    found.append(q)
+                elif unreadable is not None:
+                    unreadable.append(q.resolve())
         elif p.is_file():
             found.append(p)
         elif glob.has_magic(text):
@@ -197,7 +213,8 @@ def run_batch(
     out = Path(out)
     model_path = str(Path(model_path))
     load_model(model_path)  # a bad model is a user error before any work starts
-    files = collect_inputs(inputs)
+    unreadable: list[Path] = []
+    files = collect_inputs(inputs, unreadable)
     check_source_options(files, (options or {}).get("source", {}))
     store = WorkStore(out)
     todo, skipped = [], 0
@@ -218,7 +235,7 @@ def run_batch(
             on_file(outcome, done, len(todo))
     outcomes = [store.load_status(p) for p in files]
     report = BatchReport(
-        out, [o for o in outcomes if o is not None], skipped, time.perf_counter() - t0
+        out, [o for o in outcomes if o is not None], skipped, time.perf_counter() - t0, unreadable
     )
     combine(files, store, out, model_path)
     return report

@@ -37,6 +37,14 @@ def write_report(report: BatchReport) -> str:
     if report.failed:
         lines += ["", "## Failed files", ""]
         lines += [f"- {Path(o.path).name}: {o.reason}" for o in report.failed]
+    if report.unreadable:
+        names = ", ".join(p.name for p in report.unreadable[:10])
+        more = f" and {len(report.unreadable) - 10} more" if len(report.unreadable) > 10 else ""
+        lines += [
+            "",
+            f"{len(report.unreadable)} files in the input folders have a data suffix but no "
+            f"installed source reads them; left alone: {names}{more}",
+        ]
     if out.exists():
         from .spectra import read_spectra
 

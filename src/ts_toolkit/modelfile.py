@@ -68,9 +68,7 @@ def save_model(model: Any, path: str | Path) -> Path:
     The file is written to a temporary name first and renamed, so an interrupted save
     never leaves a half-written model behind.
     """
-    from .learn.base import SpectraLearner
-
-    if not isinstance(model, SpectraLearner):
+    if not all(hasattr(model, name) for name in ("metadata", "export_weights")):
         raise TsToolkitError(f"cannot save a {type(model).__name__}: not a ts-toolkit learner")
     meta: dict[str, Any] = {"format": FORMAT, "format_version": FORMAT_VERSION}
     meta.update(model.metadata())

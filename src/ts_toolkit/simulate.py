@@ -242,7 +242,7 @@ def simulate(
         results = _run_synchronous(todo, run_local)
     else:
         results = _run_dask(todo, submit_args, scheduler, workers)
-    with _progress(
+    with SpectraProgressBar(
         progress,
         total=n,
         done=sum(s.stop - s.start for s in slices) - sum(s.stop - s.start for _, s in todo),
@@ -333,8 +333,9 @@ def _assemble(
     )
 
 
-class _progress:
-    """A rich progress bar over targets (or nothing when disabled)."""
+class SpectraProgressBar:
+    """A rich progress bar over simulated spectra (or nothing when disabled); entering it
+    gives the callback ``advance(k)`` for ``k`` more finished spectra."""
 
     def __init__(self, enabled: bool, total: int, done: int, label: str) -> None:
         self.enabled, self.total, self.done, self.label = enabled, total, done, label

@@ -17,8 +17,8 @@ def batch_command(
     inputs: Annotated[
         list[str],
         typer.Argument(
-            help="Data files (e.g. EK80 .raw), directories (searched recursively for the "
-            "installed sources' file types) or glob patterns."
+            help="Data files, directories (searched recursively for the installed sources' "
+            "file types) or glob patterns."
         ),
     ],
     model: Annotated[Path, typer.Option(help="Trained model file (.tsm).")],

@@ -27,7 +27,7 @@ def _extract(path: Path, options: dict) -> object:
 
 @app.command("extract")
 def extract_command(
-    path: Annotated[Path, typer.Argument(help="Data file (e.g. an EK80 FM .raw file).")],
+    path: Annotated[Path, typer.Argument(help="Data file (any format an installed source reads).")],
     out: Annotated[
         Path | None,
         typer.Option(
@@ -97,7 +97,7 @@ def _print_table(rows: list[dict], title: str, limit: int = 50) -> None:
 
 @app.command("predict")
 def predict_command(
-    path: Annotated[Path, typer.Argument(help="Data file (e.g. an EK80 FM .raw file).")],
+    path: Annotated[Path, typer.Argument(help="Data file (any format an installed source reads).")],
     model: Annotated[
         Path | None,
         typer.Option(
