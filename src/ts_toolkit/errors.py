@@ -29,3 +29,7 @@ class InputFileError(TsToolkitError, OSError):
 
 class ModelMismatchError(TsToolkitError, ValueError):
     """A trained model does not fit the data it is applied to (e.g. frequency grid)."""
+
+
+class OutputPathError(TsToolkitError, OSError):
+    """An output path would destroy an input or replace a file the user did not ask to."""

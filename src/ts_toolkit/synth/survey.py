@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidParameterError, TsToolkitError
+from ..outputs import atomic_output
 from ..signals import interrupt_from_error
 from . import raw_format as rf
 from .config_xml import configuration_xml, environment_xml, parameter_xml
@@ -295,8 +296,7 @@ def write_raw(
     noise_rngs = _spawned(survey.seed, 2 + len(s.channels))[2:]
     stages = {ch.channel_id: channel_stages(ch) for ch in s.channels}
     t0 = survey.start_time
-    tmp = out.with_name(f".{out.name}.tmp")
-    try:
+    with atomic_output(out) as tmp:
         with tmp.open("wb") as fh:
             fh.write(rf.xml_datagram(t0, configuration_xml(s.channels)))
             for ch in s.channels:
@@ -327,10 +327,6 @@ def write_raw(
                         keep_samples[(p, ch.channel_id)] = samples
                 if progress is not None:
                     progress(1)
-        tmp.replace(out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return out
 
 
