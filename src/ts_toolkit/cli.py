@@ -107,15 +107,44 @@ def _register_commands() -> None:
     )
 
 
+def _is_click_error(exc: Exception) -> bool:
+    """A click (or typer's vendored click) ClickException: has a message and an exit code."""
+    return hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int)
+
+
+def _click_error(exc: Exception) -> None:
+    """Show a bad option or argument as one ``error: ...`` line and exit (status 2).
+
+    ``ts-toolkit CMD`` without its required arguments shows the help, as click does."""
+    ctx = getattr(exc, "ctx", None)
+    if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+        console.print(ctx.get_help(), markup=False, highlight=False)
+        sys.exit(exc.exit_code)  # type: ignore[attr-defined]
+    message = " ".join(exc.format_message().split())  # type: ignore[attr-defined]
+    command = getattr(ctx, "command_path", None)
+    if command and exc.exit_code == EXIT_USER_ERROR:  # type: ignore[attr-defined]
+        message += f" (see '{command} --help')"
+    err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    sys.exit(exc.exit_code)  # type: ignore[attr-defined]
+
+
 def main() -> None:
     """Console-script entry point: run the app, turning user errors into one line.
 
-    SIGTERM stops a command as Ctrl-C does, so long work keeps what it finished.
+    SIGTERM stops a command as Ctrl-C does, so long work keeps what it finished. A bad
+    option value that click itself refuses (``--n abc``) is one line as well.
     """
     try:
         _register_commands()
         with handle_interrupts():
-            app()
+            try:
+                code = app(standalone_mode=False)  # click's errors come here, not as a box
+            except Exception as exc:
+                if not _is_click_error(exc):
+                    raise
+                _click_error(exc)
+        if isinstance(code, int) and code:
+            raise SystemExit(code)
     except TsToolkitError as exc:
         message = " ".join(str(exc).split())
         err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)

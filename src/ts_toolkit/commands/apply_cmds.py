@@ -171,6 +171,7 @@ UseSwap = Annotated[
         "--use-swap", help="Let echopype keep samples on disk (large files).", rich_help_panel=_TSF
     ),
 ]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output file.")]
 Merge = Annotated[
     bool,
     typer.Option(
@@ -205,10 +206,14 @@ def extract_command(
     single_beam: SingleBeam = False,
     merge: Merge = True,
     use_swap: UseSwap = False,
+    overwrite: Overwrite = False,
 ) -> None:
     """Detect single targets in an EK80 file and write their TS(f) spectra (NetCDF)."""
+    from ..outputs import check_outputs
     from ..spectra import write_spectra
 
+    out = out or raw.with_name(raw.stem + ".spectra.nc")
+    check_outputs([out], [raw], overwrite)
     options = _source_options(
         min_ts,
         pldl,
@@ -228,7 +233,6 @@ def extract_command(
     )
     with console.status(f"extracting single targets from {raw.name}"):
         spectra = extract_spectra(raw, options)
-    out = out or raw.with_name(raw.stem + ".spectra.nc")
     write_spectra(spectra, out)
     n = int(spectra.sizes["target"])
     f = spectra["frequency"].values
@@ -325,7 +329,6 @@ def write_predictions(result: Any, rows: list[dict[str, Any]], out: Path) -> Pat
     if suffix == ".csv":
         import csv
 
-        out.parent.mkdir(parents=True, exist_ok=True)
         columns = (
             sorted({k for r in rows for k in r}, key=list(rows[0]).index)
             if rows
@@ -342,7 +345,9 @@ def write_predictions(result: Any, rows: list[dict[str, Any]], out: Path) -> Pat
                 "theta",
             ]
         )
-        with out.open("w", newline="") as fh:
+        from ..outputs import atomic_output
+
+        with atomic_output(out) as tmp, tmp.open("w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=columns)
             writer.writeheader()
             writer.writerows(rows)
@@ -392,6 +397,7 @@ def predict_command(
     single_beam: SingleBeam = False,
     merge: Merge = True,
     use_swap: UseSwap = False,
+    overwrite: Overwrite = False,
 ) -> None:
     """Classify the single targets of an EK80 file with a trained model.
 
@@ -410,6 +416,12 @@ def predict_command(
             )
     else:
         require_file(model)
+    if out is not None:
+        from ..outputs import check_outputs
+
+        check_outputs([out], [raw, model], overwrite)
+        if out.suffix.lower() not in (".nc", ".csv"):
+            raise InputFileError(f"--out {out}: unknown format {out.suffix!r}; use .nc or .csv")
     options = _source_options(
         min_ts,
         pldl,
@@ -472,7 +484,11 @@ def sphere_check_command(
 
     from ts_toolkit_plugins.ek80.spherecheck import plot_sphere_check, sphere_check
 
+    from ..outputs import refuse_inputs
+
     require_file(path)
+    png = png or path.with_name(path.stem + ".sphere.png")
+    refuse_inputs([png], [path], "--png")
     with console.status(f"measuring the sphere in {path.name}"):
         check = sphere_check(path, diameter * 1e-3, material, range_min, range_max)
     table = Table(title=check.label)
@@ -496,5 +512,5 @@ def sphere_check_command(
         f"{st['median_abs']:.2f} dB, mean {st['mean']:+.2f} dB, rms {st['rms']:.2f} dB,"
         f" {100 * st['within_1dB']:.0f}% of frequencies within 1 dB"
     )
-    out = plot_sphere_check(check, png or path.with_name(path.stem + ".sphere.png"))
+    out = plot_sphere_check(check, png)
     console.print(f"figure -> {out}")

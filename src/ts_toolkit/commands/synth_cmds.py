@@ -55,15 +55,19 @@ def synth_raw_command(
     """Write a synthetic EK80 FM survey (.raw) and its ground truth (.nc + .csv)."""
     from rich.progress import Progress
 
+    from ..options import check_count, check_seed
+    from ..outputs import check_outputs
     from ..parameters import load_space
     from ..synth import make_survey, write_raw, write_truth
 
+    check_count(targets, "--targets")
+    check_count(pings, "--pings")
+    check_seed(seed)
     truth_nc = truth or out.with_name(out.stem + ".truth.nc")
     truth_csv = truth_nc.with_suffix(".csv")
-    if not overwrite:
-        for p in (out, truth_nc, truth_csv):
-            if p.exists():
-                raise InputFileError(f"{p} exists; use --overwrite to replace it")
+    if len({p.resolve() for p in (out, truth_nc, truth_csv)}) < 3:
+        raise InputFileError(f"--out {out} and the truth files ({truth_nc}, {truth_csv}) collide")
+    check_outputs([out, truth_nc, truth_csv], [space], overwrite)
     ps = load_space(space) if space is not None else None
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"simulating TS(f) with {simulator}", total=targets)
