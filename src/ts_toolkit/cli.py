@@ -143,8 +143,7 @@ def main() -> None:
                 if not _is_click_error(exc):
                     raise
                 _click_error(exc)
-        if isinstance(code, int) and code:
-            raise SystemExit(code)
+        raise SystemExit(code if isinstance(code, int) else 0)  # as click's standalone mode
     except TsToolkitError as exc:
         message = " ".join(str(exc).split())
         err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
