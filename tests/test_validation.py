@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from test_learn_cli import run_cli
 
 from ts_toolkit.errors import InvalidParameterError, TsToolkitError
-from ts_toolkit.options import check_scheduler, check_seed, check_workers
+from ts_toolkit.checks import check_scheduler, check_seed, check_workers
 from ts_toolkit.parameters import (
     MAX_FREQUENCIES,
     MAX_TARGETS,

@@ -27,7 +27,7 @@ import xarray as xr
 
 from .cluster import dask_client
 from .errors import InputFileError, OutputPathError, TsToolkitError
-from .options import check_scheduler, check_workers
+from .checks import check_scheduler, check_workers
 from .outputs import atomic_output, check_outputs, refuse_inputs, write_text_atomic
 from .spectra import now_iso, provenance, read_spectra, write_spectra
 

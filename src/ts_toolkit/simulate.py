@@ -25,7 +25,7 @@ import numpy as np
 
 from .cluster import dask_client
 from .errors import InvalidParameterError, OutputPathError, TsToolkitError
-from .options import check_count, check_scheduler, check_seed, check_workers
+from .checks import check_count, check_scheduler, check_seed, check_workers
 from .outputs import atomic_output, refuse_existing, write_bytes_atomic
 from .parameters import ParameterSpace, sample_parameters
 from .plugins import get_simulator

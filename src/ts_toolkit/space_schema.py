@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .errors import InvalidParameterError
-from .options import nearest
+from .checks import nearest
 
 #: Top-level keys and tables.
 TOP_KEYS = ("seed", "frequency", "water", "kinds")
@@ -148,7 +148,7 @@ def check_space_config(cfg: Mapping[str, Any]) -> None:
     _check_keys(cfg, TOP_KEYS, "")
     if "seed" in cfg:
         seed = whole_number(cfg["seed"], "seed")
-        from .options import MAX_SEED
+        from .checks import MAX_SEED
 
         if not 0 <= seed <= MAX_SEED:
             raise _fail("seed", f"must be between 0 and {MAX_SEED}, got {seed}")

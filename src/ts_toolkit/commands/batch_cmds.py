@@ -54,7 +54,7 @@ def batch_command(
     """
     from ..batch import WorkStore, run_batch
     from ..batch_report import write_report
-    from ..options import check_scheduler, check_workers
+    from ..checks import check_scheduler, check_workers
 
     check_workers(workers)
     check_scheduler(scheduler)

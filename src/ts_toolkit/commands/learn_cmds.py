@@ -76,7 +76,7 @@ def train_command(
 
     Trains on the 80 % training split (seeded, stratified by kind) and selects on the 10 %
     validation split."""
-    from ..options import check_count, check_nonnegative, check_seed
+    from ..checks import check_count, check_nonnegative, check_seed
     from ..outputs import check_outputs
 
     check_seed(seed)
@@ -178,7 +178,7 @@ def evaluate_command(
     Prints the table (R², accuracy, composite, RMSE), writes it as Markdown and CSV, and draws
     true-vs-predicted plots. An R² that is undefined (fewer than 2 test targets, or true
     values that do not vary) is shown as n/a, with a warning."""
-    from ..options import check_count, check_nonnegative, check_seed
+    from ..checks import check_count, check_nonnegative, check_seed
     from ..outputs import check_outputs
 
     check_seed(seed)

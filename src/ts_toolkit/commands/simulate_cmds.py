@@ -41,7 +41,7 @@ def simulate_command(
     """Simulate a training dataset of TS(f) spectra (resumable: re-run the same command).
 
     Run again once finished, it says "already complete" and does nothing."""
-    from ..options import check_count, check_scheduler, check_seed, check_workers
+    from ..checks import check_count, check_scheduler, check_seed, check_workers
     from ..outputs import refuse_inputs
     from ..parameters import load_space, table1_space
     from ..simulate import simulate
@@ -114,7 +114,7 @@ def plot_spectra_command(
     overwrite: Annotated[bool, typer.Option(help="Replace an existing PNG.")] = False,
 ) -> None:
     """Draw TS(f) of a few gas- and liquid-filled targets (the paper's Figure 1) to PNG."""
-    from ..options import check_count, check_seed
+    from ..checks import check_count, check_seed
     from ..outputs import check_outputs
     from ..plotting import plot_spectra
     from ..spectra import read_spectra
@@ -149,7 +149,7 @@ def demo_command(
     from rich.table import Table
 
     from ..demo import DEMO_CHANNELS, run_demo
-    from ..options import check_count, check_seed
+    from ..checks import check_count, check_seed
 
     check_count(targets, "--targets")
     check_seed(seed)

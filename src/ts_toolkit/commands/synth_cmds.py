@@ -55,7 +55,7 @@ def synth_raw_command(
     """Write a synthetic EK80 FM survey (.raw) and its ground truth (.nc + .csv)."""
     from rich.progress import Progress
 
-    from ..options import check_count, check_seed
+    from ..checks import check_count, check_seed
     from ..outputs import check_outputs
     from ..parameters import load_space
     from ..synth import make_survey, write_raw, write_truth
