@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import re
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -241,13 +243,15 @@ class CNNLearner(SpectraLearner):
         if WEIGHTS_NAME not in files:
             raise InputFileError(f"cnn model file lacks weights {WEIGHTS_NAME!r}")
         try:
-            state = torch.load(
-                io.BytesIO(files[WEIGHTS_NAME]), map_location="cpu", weights_only=True
-            )
+            with warnings.catch_warnings():  # torch warns about the pickle protocol first
+                warnings.simplefilter("ignore")
+                state = torch.load(
+                    io.BytesIO(files[WEIGHTS_NAME]), map_location="cpu", weights_only=True
+                )
         except Exception as exc:  # UnpicklingError for anything but tensors/containers
             raise InputFileError(
-                f"cnn weights cannot be loaded safely (only tensors are "
-                f"allowed): {' '.join(str(exc).split())[:200]}"
+                f"cnn weights {WEIGHTS_NAME!r} cannot be loaded safely: they are not plain "
+                f"tensors, and loading them could run code ({_unpickler_reason(exc)})"
             ) from exc
         net = self._network()
         try:
@@ -258,3 +262,13 @@ class CNNLearner(SpectraLearner):
             ) from exc
         net.eval()
         self.net = net.to(self.device)
+
+
+def _unpickler_reason(exc: Exception) -> str:
+    """The reason in torch's weights-only refusal (its message is a long how-to with ANSI
+    codes, and the reason is at its end), on one line."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    m = re.search(r"WeightsUnpickler error:\s*(.+?)(?:\.\s|\n\n|$)", text, flags=re.DOTALL)
+    reason = m.group(1) if m else text
+    reason = " ".join(reason.split())
+    return reason if len(reason) <= 160 else reason[:157] + "..."

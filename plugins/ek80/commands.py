@@ -69,16 +69,22 @@ def register(cli: typer.Typer) -> None:
         """Write a synthetic EK80 FM survey (.raw) and its ground truth (.nc + .csv)."""
         from rich.progress import Progress
 
+        from ts_toolkit.checks import check_count, check_seed
+        from ts_toolkit.outputs import check_outputs
         from ts_toolkit.parameters import load_space
 
         from .synth import make_survey, write_raw, write_truth
 
+        check_count(targets, "--targets")
+        check_count(pings, "--pings")
+        check_seed(seed)
         truth_nc = truth or out.with_name(out.stem + ".truth.nc")
         truth_csv = truth_nc.with_suffix(".csv")
-        if not overwrite:
-            for p in (out, truth_nc, truth_csv):
-                if p.exists():
-                    raise InputFileError(f"{p} exists; use --overwrite to replace it")
+        if len({p.resolve() for p in (out, truth_nc, truth_csv)}) < 3:
+            raise InputFileError(
+                f"--out {out} and the truth files ({truth_nc}, {truth_csv}) collide"
+            )
+        check_outputs([out, truth_nc, truth_csv], [space], overwrite)
         ps = load_space(space) if space is not None else None
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task(f"simulating TS(f) with {simulator}", total=targets)
@@ -139,9 +145,13 @@ def register(cli: typer.Typer) -> None:
         """Measured vs theoretical TS(f) of a calibration sphere: a table and a PNG."""
         from rich.table import Table
 
+        from ts_toolkit.outputs import refuse_inputs
+
         from .spherecheck import plot_sphere_check, sphere_check
 
         require_file(path)
+        png = png or path.with_name(path.stem + ".sphere.png")
+        refuse_inputs([png], [path], "--png")
         with console.status(f"measuring the sphere in {path.name}"):
             check = sphere_check(path, diameter * 1e-3, material, range_min, range_max)
         table = Table(title=check.label)
@@ -165,5 +175,5 @@ def register(cli: typer.Typer) -> None:
             f"{st['median_abs']:.2f} dB, mean {st['mean']:+.2f} dB, rms {st['rms']:.2f} dB,"
             f" {100 * st['within_1dB']:.0f}% of frequencies within 1 dB"
         )
-        out = plot_sphere_check(check, png or path.with_name(path.stem + ".sphere.png"))
+        out = plot_sphere_check(check, png)
         console.print(f"figure -> {out}")

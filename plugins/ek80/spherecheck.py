@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ts_toolkit.errors import InputFileError, InvalidParameterError
+from ts_toolkit.outputs import atomic_output
 
 MATERIALS: dict[str, tuple[float, float, float]] = {
     # density (kg/m3), longitudinal and transverse sound speed (m/s)
@@ -164,7 +165,7 @@ def plot_sphere_check(check: SphereCheck, out: str | Path) -> Path:
     ax2.grid(alpha=0.3)
     fig.tight_layout()
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
+    with atomic_output(out) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
     return out

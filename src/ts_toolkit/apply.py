@@ -116,13 +116,14 @@ def write_predictions(result: xr.Dataset, rows: list[dict[str, Any]], out: Path)
     if suffix == ".csv":
         import csv
 
-        out.parent.mkdir(parents=True, exist_ok=True)
+        from .outputs import atomic_output
+
         columns = (
             sorted({k for r in rows for k in r}, key=list(rows[0]).index)
             if rows
             else ["ping_time", "channel", "range", *ROW_PREDICTIONS]
         )
-        with out.open("w", newline="") as fh:
+        with atomic_output(out) as tmp, tmp.open("w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=columns)
             writer.writeheader()
             writer.writerows(rows)

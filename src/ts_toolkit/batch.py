@@ -25,8 +25,10 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .checks import check_scheduler, check_workers
 from .cluster import dask_client
-from .errors import InputFileError, TsToolkitError
+from .errors import InputFileError, OutputPathError, TsToolkitError
+from .outputs import atomic_output, check_outputs, refuse_inputs, write_text_atomic
 from .spectra import now_iso, provenance, read_spectra, write_spectra
 
 
@@ -52,6 +54,7 @@ class BatchReport:
     skipped: int
     wall_time_s: float
     unreadable: list[Path] = field(default_factory=list)
+    already_complete: bool = False  # a finished batch re-run: nothing was done
 
     @property
     def failed(self) -> list[FileOutcome]:
@@ -147,6 +150,44 @@ class WorkStore:
 
     def __init__(self, out: Path) -> None:
         self.dir = out.with_name(out.name + ".work")
+        # JSON files not named *.json: those are the per-file statuses
+        self.manifest_path = self.dir / "batch.manifest"
+        self.complete_path = self.dir / "batch.complete"
+
+    def open(self, manifest: dict[str, Any]) -> None:
+        """Create the folder, or check that an existing one holds results of the same model
+        and options (a folder from before manifests were written is adopted)."""
+        if self.manifest_path.exists():
+            if json.loads(self.manifest_path.read_text()) != manifest:
+                raise OutputPathError(
+                    f"{self.dir} holds results of another model or other options; pass "
+                    "--no-resume (and --overwrite) to start over, or choose another --out"
+                )
+            return
+        self.dir.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(self.manifest_path, json.dumps(manifest, indent=1, sort_keys=True))
+
+    def mark_complete(self, outcomes: list[FileOutcome]) -> None:
+        """Record that the outputs were combined and reported for exactly these files."""
+        keys = sorted(_key(Path(o.path)) for o in outcomes)
+        write_text_atomic(self.complete_path, json.dumps({"files": keys}))
+
+    def is_complete(self, files: list[Path], retry_failed: bool) -> bool:
+        """Whether a finished batch over ``files`` is on disk: marked complete for these
+        files, every file has a status (no failed one when retrying failures), and every
+        output written (the NetCDF only when some file had targets)."""
+        if not self.complete_path.exists():
+            return False
+        if json.loads(self.complete_path.read_text()).get("files") != sorted(map(_key, files)):
+            return False
+        outcomes = [self.load_status(p) for p in files]
+        if any(o is None or (retry_failed and o.status != "ok") for o in outcomes):
+            return False
+        out = self.dir.with_name(self.dir.name.removesuffix(".work"))
+        needed = batch_outputs(out)[2:4]  # the files summary and the report
+        if any(o.n_targets for o in outcomes if o is not None):
+            needed.append(out)
+        return all(p.exists() for p in needed)
 
     def status_path(self, path: Path) -> Path:
         return self.dir / f"{_key(path)}.json"
@@ -164,10 +205,8 @@ class WorkStore:
         self.dir.mkdir(parents=True, exist_ok=True)
         if data is not None:
             write_spectra(data, self.data_path(path))
-        sp = self.status_path(path)
-        tmp = sp.with_name(f".{sp.name}.tmp-{os.getpid()}")
-        tmp.write_text(outcome.to_json())
-        os.replace(tmp, sp)  # the status is written last: it marks the file as done
+        # the status is written last: it marks the file as done
+        write_text_atomic(self.status_path(path), outcome.to_json())
 
 
 def _run(
@@ -206,17 +245,35 @@ def run_batch(
     options: dict[str, Any] | None = None,
     retry_failed: bool = False,
     on_file: Callable[[FileOutcome, int, int], None] | None = None,
+    overwrite: bool = False,
 ) -> BatchReport:
-    """Process every input file, then combine the results into ``out`` and a CSV summary."""
+    """Process every input file, then combine the results into ``out`` and a CSV summary.
+
+    Outputs (:func:`batch_outputs`) may not be input files. Existing outputs are refused
+    unless ``overwrite`` or they belong to this batch (its ``<out>.work/`` folder exists).
+    A batch already complete (same model, options and files) does nothing and returns a
+    report with ``already_complete`` set.
+    """
     from .modelfile import load_model
 
     out = Path(out)
+    check_workers(workers)
+    check_scheduler(scheduler)
+    if out.suffix.lower() in (".csv", ".md", ".png"):
+        raise OutputPathError(f"--out {out}: the combined output is NetCDF (.nc); not {out.suffix}")
     model_path = str(Path(model_path))
-    load_model(model_path)  # a bad model is a user error before any work starts
     unreadable: list[Path] = []
     files = collect_inputs(inputs, unreadable)
+    refuse_inputs([*batch_outputs(out), WorkStore(out).dir], [*files, model_path])
+    load_model(model_path)  # a bad model is a user error before any work starts
     check_source_options(files, (options or {}).get("source", {}))
     store = WorkStore(out)
+    if not store.dir.exists():
+        check_outputs(batch_outputs(out), overwrite=overwrite)
+    store.open(_manifest(model_path, options or {}))
+    if store.is_complete(files, retry_failed):
+        outcomes = [store.load_status(p) for p in files]
+        return BatchReport(out, [o for o in outcomes if o], len(files), 0.0, already_complete=True)
     todo, skipped = [], 0
     for p in files:
         prior = store.load_status(p)
@@ -251,6 +308,24 @@ def check_source_options(files: list[Path], source_options: dict[str, Any]) -> N
             source.options(**source_options)
 
 
+def batch_outputs(out: Path) -> list[Path]:
+    """Every file a batch writes: the NetCDF, its per-target CSV, the per-file CSV, the
+    report and its size histograms."""
+    return [
+        out,
+        out.with_suffix(".csv"),
+        out.with_name(out.stem + "-files.csv"),
+        out.with_name(out.stem + "-report.md"),
+        out.with_name(out.stem + "-sizes.png"),
+    ]
+
+
+def _manifest(model_path: str, options: dict[str, Any]) -> dict[str, Any]:
+    """What makes two batches the same job: the model's content and the options."""
+    digest = hashlib.sha256(Path(model_path).read_bytes()).hexdigest()
+    return {"model_sha256": digest, "options": json.loads(json.dumps(options, default=str))}
+
+
 def combine(files: list[Path], store: WorkStore, out: Path, model_path: str) -> None:
     """Concatenate per-file results into ``out`` (NetCDF) and ``out`` .csv summaries."""
     import pandas as pd
@@ -261,7 +336,8 @@ def combine(files: list[Path], store: WorkStore, out: Path, model_path: str) -> 
         if dp.exists() and (s := store.load_status(p)) is not None and s.status == "ok":
             parts.append(read_spectra(dp))
     status_rows = [store.load_status(p).__dict__ for p in files if store.load_status(p)]
-    pd.DataFrame(status_rows).to_csv(out.with_name(out.stem + "-files.csv"), index=False)
+    with atomic_output(out.with_name(out.stem + "-files.csv")) as tmp:
+        pd.DataFrame(status_rows).to_csv(tmp, index=False)
     if parts:
         ds = xr.concat(
             parts, dim="target", data_vars="all", coords="minimal", combine_attrs="drop_conflicts"
@@ -280,4 +356,5 @@ def combine(files: list[Path], store: WorkStore, out: Path, model_path: str) -> 
         ds.attrs = attrs
         write_spectra(ds, out)
         per_target = [v for v in ds.data_vars if ds[v].dims == ("target",)]
-        ds[per_target].to_dataframe().to_csv(out.with_suffix(".csv"))
+        with atomic_output(out.with_suffix(".csv")) as tmp:
+            ds[per_target].to_dataframe().to_csv(tmp)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .batch import BatchReport
+from .batch import BatchReport, WorkStore
+from .outputs import atomic_output, write_text_atomic
 
 
 def _n_empty(ok: list) -> int:
@@ -15,7 +16,10 @@ def _n_empty(ok: list) -> int:
 
 
 def write_report(report: BatchReport) -> str:
-    """Write ``<out>-report.md`` and ``<out>-sizes.png``; return the report text."""
+    """Write ``<out>-report.md`` and ``<out>-sizes.png``; return the report text.
+
+    The last step of a batch: afterwards its work folder is marked complete, so that the
+    same command run again says so and does nothing."""
     out = report.out
     ok = [o for o in report.outcomes if o.status == "ok"]
     lines = [
@@ -56,7 +60,10 @@ def write_report(report: BatchReport) -> str:
             png = _size_histograms(ds, out.with_name(out.stem + "-sizes.png"))
             lines += ["", f"Size distributions per class: {png.name}"]
     text = "\n".join(lines) + "\n"
-    out.with_name(out.stem + "-report.md").write_text(text)
+    write_text_atomic(out.with_name(out.stem + "-report.md"), text)
+    store = WorkStore(out)
+    if store.dir.exists():
+        store.mark_complete(report.outcomes)
     return text
 
 
@@ -79,6 +86,7 @@ def _size_histograms(ds, path: Path) -> Path:
         ax.set_ylabel("targets")
         ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
     return path

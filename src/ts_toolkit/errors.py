@@ -31,6 +31,10 @@ class ModelMismatchError(TsToolkitError, ValueError):
     """A trained model does not fit the data it is applied to (e.g. frequency grid)."""
 
 
+class OutputPathError(TsToolkitError, OSError):
+    """An output path would destroy an input or replace a file the user did not ask to."""
+
+
 class TsToolkitWarning(UserWarning):
     """Base class of the warnings a user should see; the CLI prints them on one line."""
 

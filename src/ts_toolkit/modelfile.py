@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 import zipfile
 from collections.abc import Mapping
@@ -78,20 +77,17 @@ def save_model(model: Any, path: str | Path) -> Path:
     meta["created"] = now_iso()
     meta["versions"] = library_versions()
     meta["weights"] = {name: _sha256(data) for name, data in files.items()}
+    from .outputs import atomic_output
+
     out = Path(path)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr(METADATA_NAME, json.dumps(meta, indent=1, allow_nan=True))
-            for name, data in files.items():
-                zf.writestr(WEIGHTS_DIR + name, data)
-        os.replace(tmp, out)
+        with atomic_output(out) as tmp:
+            with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+                zf.writestr(METADATA_NAME, json.dumps(meta, indent=1, allow_nan=True))
+                for name, data in files.items():
+                    zf.writestr(WEIGHTS_DIR + name, data)
     except OSError as exc:
         raise InputFileError(f"cannot write model file {out}: {exc.strerror or exc}") from exc
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return out
 
 

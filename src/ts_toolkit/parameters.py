@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputFileError, InvalidParameterError
+from .space_schema import DISTRIBUTIONS, check_space_config
 
 WATER_DENSITY = 1027.0  # kg/m³
 WATER_SOUND_SPEED = 1500.0  # m/s
@@ -49,9 +50,13 @@ GAS_SOUND_SPEED = 343.0  # m/s
 # Order in which parameters are drawn: part of the reproducibility contract.
 SAMPLED_PARAMETERS = ("Req", "alpha", "rho_s", "c_s", "theta")
 PARAMETER_UNITS = {"Req": "m", "alpha": "1", "rho_s": "kg m-3", "c_s": "m s-1", "theta": "degree"}
-DISTRIBUTIONS = ("uniform", "log-uniform")
 #: Parameters that can take the other's factor over water (``same_factor_as``).
 TIEABLE = {"rho_s": "c_s", "c_s": "rho_s"}
+
+#: Size limits of a space, checked before anything is drawn or written (docs/simulate.md).
+MAX_TARGETS = 10_000_000  # spectra in one space (all kinds together)
+MAX_FREQUENCIES = 20_000  # points of the frequency grid
+MAX_VALUES = 2_000_000_000  # targets x frequencies: 8 GB of float32 TS, assembled in memory
 
 
 @dataclass(frozen=True)
@@ -125,6 +130,11 @@ class KindSpace:
             raise InvalidParameterError(f"kind {self.kind!r}: missing parameters {sorted(missing)}")
         if self.count < 0:
             raise InvalidParameterError(f"kind {self.kind!r}: count must be >= 0")
+        if self.count > MAX_TARGETS:
+            raise InvalidParameterError(
+                f"kind {self.kind!r}: count {self.count:g} is above the limit of "
+                f"{MAX_TARGETS:,} targets"
+            )
         theta = self.parameters["theta"]
         if theta.minimum < 0 or theta.maximum > 90:
             raise InvalidParameterError(f"kind {self.kind!r}: theta must lie within 0-90 deg")
@@ -132,7 +142,18 @@ class KindSpace:
             raise InvalidParameterError(f"kind {self.kind!r}: alpha must be >= 1")
         if self.parameters["Req"].minimum <= 0:
             raise InvalidParameterError(f"kind {self.kind!r}: Req must be > 0 (m)")
+        for name, what in (("rho_s", "density"), ("c_s", "sound speed")):
+            if self.parameters[name].minimum <= 0:
+                raise InvalidParameterError(
+                    f"kind {self.kind!r}: {name} (target {what}) must be > 0, "
+                    f"got min {self.parameters[name].minimum:g}"
+                )
         for name, dist in self.parameters.items():
+            if dist.relative and dist.same_factor_as is None and name not in TIEABLE:
+                raise InvalidParameterError(
+                    f"kind {self.kind!r}: {name} cannot be relative; only rho_s and c_s are "
+                    "multiples of the water's values"
+                )
             other = dist.same_factor_as
             if other is None:
                 continue
@@ -158,6 +179,26 @@ class ParameterSpace:
     name: str = "custom"
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        water = ((self.rho_w, "water density rho_w"), (self.c_w, "water sound speed c_w"))
+        for value, name in water:
+            if not (np.isfinite(value) and value > 0):
+                raise InvalidParameterError(f"{name} must be a finite number > 0, got {value!r}")
+        n_f = int(np.size(self.frequency))
+        if n_f > MAX_FREQUENCIES:
+            raise InvalidParameterError(
+                f"the frequency grid has {n_f:,} points, above the limit of {MAX_FREQUENCIES:,}"
+            )
+        if self.n_targets > MAX_TARGETS:
+            raise InvalidParameterError(
+                f"the space has {self.n_targets:,} targets, above the limit of {MAX_TARGETS:,}"
+            )
+        if self.n_targets * n_f > MAX_VALUES:
+            raise InvalidParameterError(
+                f"{self.n_targets:,} targets x {n_f:,} frequencies = "
+                f"{self.n_targets * n_f:,} TS values, above the limit of {MAX_VALUES:,}"
+            )
+
     @property
     def n_targets(self) -> int:
         return sum(k.count for k in self.kinds)
@@ -167,6 +208,8 @@ class ParameterSpace:
         (remainders to the first kinds)."""
         if n < 1:
             raise InvalidParameterError(f"--n must be at least 1, got {n}")
+        if n > MAX_TARGETS:
+            raise InvalidParameterError(f"--n {n:,} is above the limit of {MAX_TARGETS:,} targets")
         total = self.n_targets or 1
         weights = [k.count / total if self.n_targets else 1 / len(self.kinds) for k in self.kinds]
         counts = [int(np.floor(n * w)) for w in weights]
@@ -203,12 +246,20 @@ class ParameterSpace:
 
 
 def frequency_grid(start: float, stop: float, step: float) -> np.ndarray:
-    """Frequencies (Hz) from ``start`` to ``stop`` inclusive in ``step`` (all Hz)."""
-    if step <= 0 or stop < start or start <= 0:
+    """Frequencies (Hz) from ``start`` to ``stop`` inclusive in ``step`` (all Hz); at most
+    :data:`MAX_FREQUENCIES` points (checked before the grid is made)."""
+    finite = all(np.isfinite(v) for v in (start, stop, step))
+    if not finite or step <= 0 or stop < start or start <= 0:
         raise InvalidParameterError(
             f"bad frequency grid: start {start:g} Hz, stop {stop:g} Hz, step {step:g} Hz"
         )
-    n = int(np.floor((stop - start) / step + 1e-9)) + 1
+    n_float = np.floor((stop - start) / step + 1e-9) + 1
+    if n_float > MAX_FREQUENCIES:
+        raise InvalidParameterError(
+            f"a frequency grid from {start / 1e3:g} to {stop / 1e3:g} kHz in {step / 1e3:g} kHz "
+            f"steps has {n_float:,.0f} points, above the limit of {MAX_FREQUENCIES:,}"
+        )
+    n = int(n_float)
     return start + step * np.arange(n, dtype=np.float64)
 
 
@@ -223,7 +274,12 @@ def parse_bands(text: str, step_hz: float) -> np.ndarray:
         lo_hi = [s.strip() for s in part.split("-")]
         if len(lo_hi) != 2 or not all(lo_hi):
             raise InvalidParameterError(f"cannot parse frequency band {part.strip()!r} in {text!r}")
-        lo, hi = (float(v) * scale for v in lo_hi)
+        try:
+            lo, hi = (float(v) * scale for v in lo_hi)
+        except ValueError as exc:
+            raise InvalidParameterError(
+                f"cannot parse frequency band {part.strip()!r} in {text!r}"
+            ) from exc
         grids.append(frequency_grid(lo, hi, step_hz))
     return np.unique(np.round(np.concatenate(grids), 6))
 
@@ -287,36 +343,32 @@ def sample_parameters(space: ParameterSpace, seed: int) -> dict[str, np.ndarray]
 
 
 def _distribution(kind: str, name: str, value: Any) -> Distribution:
+    """A parameter's distribution from its (schema-checked) TOML value."""
     where = f"kinds.{kind}.{name}"
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if not isinstance(value, Mapping):
         return Distribution.fixed(float(value))
-    if isinstance(value, Mapping):
-        unknown = set(value) - {"min", "max", "value", "distribution", "relative", "same_factor_as"}
-        if unknown:
-            raise InvalidParameterError(f"{where}: unknown keys {sorted(unknown)}")
-        if "same_factor_as" in value:
-            if set(value) != {"same_factor_as"}:
-                raise InvalidParameterError(f"{where}: same_factor_as stands alone")
-            return Distribution.tied(str(value["same_factor_as"]))
-        try:
-            if "value" in value:
-                v = float(value["value"])
-                return Distribution(v, v, relative=bool(value.get("relative", False)))
-            return Distribution(
-                float(value["min"]),
-                float(value["max"]),
-                str(value.get("distribution", "uniform")),
-                bool(value.get("relative", False)),
-            )
-        except KeyError as exc:
-            raise InvalidParameterError(f"{where}: needs 'min' and 'max' (or 'value')") from exc
-        except InvalidParameterError as exc:
-            raise InvalidParameterError(f"{where}: {exc}") from exc
-    raise InvalidParameterError(f"{where}: expected a number or a table, got {value!r}")
+    if "same_factor_as" in value:
+        return Distribution.tied(str(value["same_factor_as"]))
+    relative = bool(value.get("relative", False))
+    try:
+        if "value" in value:
+            v = float(value["value"])
+            return Distribution(v, v, relative=relative)
+        return Distribution(
+            float(value["min"]),
+            float(value["max"]),
+            str(value.get("distribution", "uniform")),
+            relative,
+        )
+    except InvalidParameterError as exc:
+        raise InvalidParameterError(f"{where}: {exc}") from exc
 
 
 def space_from_mapping(cfg: Mapping[str, Any], name: str = "custom") -> ParameterSpace:
-    """Build a space from a parsed TOML mapping; unspecified items default to Table I."""
+    """Build a space from a parsed TOML mapping; unspecified items default to Table I.
+
+    The mapping is checked against the schema first (:mod:`ts_toolkit.space_schema`)."""
+    check_space_config(cfg)
     default = table1_space()
     freq_cfg = cfg.get("frequency", {})
     step = float(freq_cfg.get("step", 0.5)) * 1e3
@@ -337,11 +389,6 @@ def space_from_mapping(cfg: Mapping[str, Any], name: str = "custom") -> Paramete
     defaults = {k.kind: k for k in default.kinds}
     kinds = []
     for kind, kcfg in kinds_cfg.items():
-        if kind not in defaults:
-            raise InvalidParameterError(f"unknown target kind {kind!r}; use gas or liquid")
-        unknown = set(kcfg) - {"count", *SAMPLED_PARAMETERS}
-        if unknown:
-            raise InvalidParameterError(f"kinds.{kind}: unknown keys {sorted(unknown)}")
         params = dict(defaults[kind].parameters)
         for p in SAMPLED_PARAMETERS:
             if p in kcfg:
@@ -353,7 +400,7 @@ def space_from_mapping(cfg: Mapping[str, Any], name: str = "custom") -> Paramete
         rho_w=float(water.get("rho", WATER_DENSITY)),
         c_w=float(water.get("c", WATER_SOUND_SPEED)),
         name=name,
-        extra={"seed": cfg["seed"]} if "seed" in cfg else {},
+        extra={"seed": int(cfg["seed"])} if "seed" in cfg else {},
     )
 
 

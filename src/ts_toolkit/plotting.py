@@ -8,6 +8,7 @@ import numpy as np
 import xarray as xr
 
 from .errors import InvalidParameterError
+from .outputs import atomic_output
 
 
 def _pyplot():
@@ -61,7 +62,7 @@ def plot_spectra(ds: xr.Dataset, out: str | Path, n: int = 6, seed: int = 0) -> 
         ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
+    with atomic_output(out) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
     return out

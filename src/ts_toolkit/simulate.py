@@ -23,8 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from .checks import check_count, check_scheduler, check_seed, check_workers
 from .cluster import dask_client
-from .errors import InvalidParameterError, TsToolkitError
+from .errors import InvalidParameterError, OutputPathError, TsToolkitError
+from .outputs import atomic_output, refuse_existing, write_bytes_atomic
 from .parameters import ParameterSpace, sample_parameters
 from .plugins import get_simulator
 from .signals import interrupt_from_error
@@ -58,6 +60,7 @@ class SimulationReport:
     n_warnings: int
     wall_time_s: float
     workers: int
+    already_complete: bool = False  # the same job's finished output was there: nothing done
 
     @property
     def ok(self) -> bool:
@@ -98,7 +101,7 @@ class PartsStore:
                 )
             return existing
         self.dir.mkdir(parents=True, exist_ok=True)
-        self._atomic_write(self.manifest_path, json.dumps(manifest, indent=2).encode())
+        write_bytes_atomic(self.manifest_path, json.dumps(manifest, indent=2).encode())
         return manifest
 
     def chunk_path(self, index: int) -> Path:
@@ -108,13 +111,8 @@ class PartsStore:
         return self.chunk_path(index).exists()
 
     def save(self, result: ChunkResult) -> None:
-        path = self.chunk_path(result.index)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        with open(tmp, "wb") as fh:
+        with atomic_output(self.chunk_path(result.index)) as tmp, open(tmp, "wb") as fh:
             np.savez(fh, ts=result.ts, warnings=np.asarray(result.warnings, dtype=str))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
 
     def load(self, index: int) -> ChunkResult:
         with np.load(self.chunk_path(index)) as z:
@@ -122,14 +120,7 @@ class PartsStore:
 
     def save_failures(self, failures: list[dict[str, Any]]) -> Path:
         path = self.dir / "failures.json"
-        self._atomic_write(path, json.dumps(failures, indent=2, default=float).encode())
-        return path
-
-    @staticmethod
-    def _atomic_write(path: Path, data: bytes) -> None:
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        return write_bytes_atomic(path, json.dumps(failures, indent=2, default=float).encode())
 
 
 def _chunks(n: int, size: int) -> list[slice]:
@@ -203,17 +194,19 @@ def simulate(
     "threads", "synchronous" (no dask; for debugging and tests), or the address of a
     ``dask.distributed`` scheduler. ``workers`` defaults to the CPU count; a synchronous run
     has one in-process worker whatever ``workers`` says.
+
+    An existing ``out`` is refused unless ``overwrite``, or unless it is this job's
+    finished output (same space, seed and simulator, no failures): then nothing is done
+    and the report says ``already_complete``.
     """
     out = Path(out)
-    if chunk_size < 1:
-        raise InvalidParameterError("chunk size must be at least 1")
+    check_count(chunk_size, "--chunk-size")
+    check_seed(seed)
+    check_workers(workers)
+    check_scheduler(scheduler)
     sim = get_simulator(simulator)  # fail early on an unknown name
     store = PartsStore(out)
-    if out.exists() and not store.dir.exists() and not overwrite:
-        raise TsToolkitError(f"{out} already exists; pass --overwrite to replace it")
-    params = sample_parameters(space, seed)
-    n = int(params["Req"].size)
-    if n == 0:
+    if space.n_targets == 0:
         raise InvalidParameterError("the parameter space has no targets (all counts are 0)")
     job = {
         "space": space.fingerprint(),
@@ -221,6 +214,18 @@ def simulate(
         "simulator": sim.name,
         "simulator_version": getattr(sim, "version", "?"),
     }
+    if out.exists() and not store.dir.exists() and not overwrite:
+        if _finished_output(out, space, job):
+            n = space.n_targets
+            n_chunks = len(_chunks(n, chunk_size))
+            return SimulationReport(
+                out, n, n_chunks, 0, n_chunks, [], 0, 0, 0.0, 0, already_complete=True
+            )
+        raise OutputPathError(f"{out} already exists; pass --overwrite to replace it")
+    refuse_existing([out], overwrite=True)  # a folder is no output file
+    params = sample_parameters(space, seed)
+    check_parameters(sim, params)
+    n = int(params["Req"].size)
     manifest = store.open(
         {"job": job, "n_targets": n, "chunk_size": chunk_size, "created": now_iso()}
     )
@@ -275,6 +280,42 @@ def simulate(
     if not failures:
         shutil.rmtree(store.dir, ignore_errors=True)
     return report
+
+
+def check_parameters(sim: Any, params: dict[str, np.ndarray]) -> None:
+    """Every drawn target inside the ranges the simulator declares for its parameters
+    (e.g. water density 500-2000 kg/m³), checked before anything is written."""
+    for name, spec in getattr(sim, "parameters", {}).items():
+        if name in params and hasattr(spec, "check"):
+            try:
+                spec.check(np.asarray(params[name], dtype=float))
+            except InvalidParameterError as exc:
+                raise InvalidParameterError(
+                    f"the parameter space does not fit simulator {sim.name!r}: {exc}"
+                ) from exc
+
+
+def _finished_output(out: Path, space: ParameterSpace, job: dict[str, Any]) -> bool:
+    """Whether ``out`` is the complete output of ``job``: written by :func:`simulate` for
+    the same space, seed and simulator, with every target and no failed one."""
+    import xarray as xr
+
+    try:
+        with xr.open_dataset(out, engine="netcdf4") as ds:
+            attrs = dict(ds.attrs)
+            n = int(ds.sizes.get("target", -1))
+        described = json.loads(attrs.get("parameter_space", "null"))
+    except Exception:  # not a NetCDF file of ours: not this job's output
+        return False
+    same_space = described == json.loads(json.dumps(space.describe()))
+    return (
+        same_space
+        and n == space.n_targets
+        and int(attrs.get("seed", -1)) == job["seed"]
+        and attrs.get("simulator") == job["simulator"]
+        and str(attrs.get("simulator_version")) == str(job["simulator_version"])
+        and int(attrs.get("n_failed_targets", -1)) == 0
+    )
 
 
 def _assemble(

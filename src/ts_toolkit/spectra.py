@@ -10,7 +10,6 @@ this; every reader calls it.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -192,17 +191,13 @@ def validate_spectra(ds: xr.Dataset, origin: str = "spectra") -> xr.Dataset:
 
 def write_spectra(ds: xr.Dataset, path: str | Path) -> Path:
     """Validate and write ``ds`` to NetCDF4 atomically (a temporary file, then rename)."""
+    from .outputs import atomic_output
+
     validate_spectra(ds)
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     encoding = {name: {"zlib": True, "complevel": 4} for name in ("TS",)}
-    try:
+    with atomic_output(out) as tmp:
         ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=encoding)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return out
 
 

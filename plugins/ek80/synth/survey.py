@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from ts_toolkit.errors import InvalidParameterError, TsToolkitError
+from ts_toolkit.outputs import atomic_output
 from ts_toolkit.signals import interrupt_from_error
 
 from ..environment import Environment
@@ -298,8 +299,7 @@ def write_raw(
     noise_rngs = _spawned(survey.seed, 2 + len(s.channels))[2:]
     stages = {ch.channel_id: channel_stages(ch) for ch in s.channels}
     t0 = survey.start_time
-    tmp = out.with_name(f".{out.name}.tmp")
-    try:
+    with atomic_output(out) as tmp:
         with tmp.open("wb") as fh:
             fh.write(rf.xml_datagram(t0, configuration_xml(s.channels)))
             for ch in s.channels:
@@ -330,10 +330,6 @@ def write_raw(
                         keep_samples[(p, ch.channel_id)] = samples
                 if progress is not None:
                     progress(1)
-        tmp.replace(out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return out
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ts_toolkit.outputs import atomic_output
 from ts_toolkit.spectra import make_spectra, write_spectra
 
 from .survey import PARAMETER_NAMES, Survey
@@ -112,7 +113,7 @@ def write_truth(
     ds = truth_dataset(survey, raw_file)
     write_spectra(ds, nc)
     cols = _table(survey)
-    with out_csv.open("w", newline="") as fh:
+    with atomic_output(out_csv) as tmp, tmp.open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(CSV_COLUMNS)
         for i in range(len(survey.targets)):

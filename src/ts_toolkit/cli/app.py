@@ -104,12 +104,40 @@ def one_line_warnings() -> Iterator[None]:
         warnings.showwarning = previous
 
 
+def _is_click_error(exc: Exception) -> bool:
+    """A click (or typer's vendored click) ClickException: has a message and an exit code."""
+    return hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int)
+
+
+def _click_error(exc: Exception) -> None:
+    """Show a bad option or argument as one ``error: ...`` line and exit (status 2).
+
+    ``ts-toolkit CMD`` without its required arguments shows the help, as click does."""
+    ctx = getattr(exc, "ctx", None)
+    if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+        console.print(ctx.get_help(), markup=False, highlight=False)
+        sys.exit(exc.exit_code)  # type: ignore[attr-defined]
+    message = one_line(exc.format_message())  # type: ignore[attr-defined]
+    command = getattr(ctx, "command_path", None)
+    if command and exc.exit_code == EXIT_USER_ERROR:  # type: ignore[attr-defined]
+        message += f" (see '{command} --help')"
+    err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    sys.exit(exc.exit_code)  # type: ignore[attr-defined]
+
+
 def run(application: typer.Typer) -> None:
     """Run ``application``, turning user errors into one line (exit 2) and Ctrl-C or
-    SIGTERM into ``error: interrupted`` (exit 130): long work keeps what it finished."""
+    SIGTERM into ``error: interrupted`` (exit 130): long work keeps what it finished. A bad
+    option value that click itself refuses (``--n abc``) is one line as well."""
     try:
         with handle_interrupts(), one_line_warnings():
-            application()
+            try:
+                code = application(standalone_mode=False)  # click's errors come here
+            except Exception as exc:
+                if not _is_click_error(exc):
+                    raise
+                _click_error(exc)
+        raise SystemExit(code if isinstance(code, int) else 0)  # as click's standalone mode
     except TsToolkitError as exc:
         err_console.print(f"error: {one_line(exc)}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(EXIT_USER_ERROR)

@@ -46,18 +46,24 @@ def batch_command(
     max_range: MaxRange = None,
     channel: Channels = None,
     option: SourceOptionPairs = None,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace existing output files this batch did not write.")
+    ] = False,
 ) -> None:
     """Extract and classify single targets in many EK80 files (resumable).
 
     Writes OUT (targets x frequency spectra + predictions), OUT.csv (one row per target),
     OUT-files.csv (one row per file: status, reason, targets, seconds) and a report with
     size histograms per class. Exit status 1 means the batch completed with failures.
+    Run again on a finished batch, it says "already complete" and does nothing.
     """
     from ..batch import WorkStore, run_batch
     from ..batch_report import write_report
+    from ..checks import check_scheduler, check_workers
 
     reading = source_options(option, min_ts, min_range, max_range, channel)
-
+    check_workers(workers)
+    check_scheduler(scheduler)
     if not resume:
         import shutil
 
@@ -100,9 +106,18 @@ def batch_command(
             },
             retry_failed=retry_failed,
             on_file=on_file,
+            overwrite=overwrite,
         )
-    text = write_report(report)
-    console.print(text, markup=False, highlight=False)
+    if report.already_complete:
+        console.print(
+            f"already complete: {out} ({len(report.outcomes)} files, {report.n_targets} "
+            "targets); nothing to do",
+            markup=False,
+            highlight=False,
+        )
+    else:
+        text = write_report(report)
+        console.print(text, markup=False, highlight=False)
     if report.failed:
         err_console.print(
             f"completed with failures: {len(report.failed)} of "

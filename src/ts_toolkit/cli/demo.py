@@ -32,7 +32,11 @@ def demo_command(
     from rich.progress import Progress
     from rich.table import Table
 
+    from ..checks import check_count, check_seed
     from ..demo import run_demo
+
+    check_count(targets, "--targets")
+    check_seed(seed)
 
     console.rule(f"1. a synthetic survey: {targets} targets")
     with Progress(console=console, transient=True) as progress:

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import InputFileError, TsToolkitError
-from .app import app, console, require_file
+from .app import app, console, err_console, require_file
 
 
 def parse_settings(items: list[str] | None) -> dict[str, Any]:
@@ -70,11 +70,22 @@ def train_command(
         list[str] | None,
         typer.Option("--set", help="Any other learner option, KEY=VALUE (repeatable)."),
     ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing model file.")] = False,
 ) -> None:
     """Train a learner and save it with its split and normalisation.
 
     Trains on the 80 % training split (seeded, stratified by kind) and selects on the 10 %
     validation split."""
+    from ..checks import check_count, check_nonnegative, check_seed
+    from ..outputs import check_outputs
+
+    check_seed(seed)
+    check_count(epochs, "--epochs")
+    check_count(batch_size, "--batch-size")
+    check_count(threads, "--threads")
+    check_nonnegative(noise_db, "--noise-db")
+    out_path = out or Path(f"{model}.tsm")
+    check_outputs([out_path], [data], overwrite)
     require_file(data)
     from ..learn.data import ts_array
     from ..learn.evaluation import evaluate_model
@@ -91,7 +102,6 @@ def train_command(
         "noise_db": noise_db,
     }
     options.update({k: v for k, v in given.items() if v is not None})
-    out_path = out or Path(f"{model}.tsm")
     ds = read_spectra(data)
     ts_array(ds, str(data))
     console.print(
@@ -115,6 +125,8 @@ def train_command(
     split = learner.split
     assert split is not None
     val = evaluate_model(learner, ds, indices=split.validation)
+    for warning in val.warnings:
+        err_console.print(f"warning: validation split: {warning}", markup=False, highlight=False)
     console.print(
         _metrics_table(
             f"{model}: validation split ({split.validation.size} targets)", [model], [val.metrics]
@@ -157,11 +169,30 @@ def evaluate_command(
         float, typer.Option(help="Add Gaussian noise of this many dB to every TS value first.")
     ] = 0.0,
     seed: Annotated[int, typer.Option(help="Seed of the added noise.")] = 0,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace tables and figures already in the output folder.")
+    ] = False,
 ) -> None:
     """Compare trained models on the held-out test split.
 
     Prints the table (R², accuracy, composite, RMSE), writes it as Markdown and CSV, and draws
-    true-vs-predicted plots."""
+    true-vs-predicted plots. An R² that is undefined (fewer than 2 test targets, or true
+    values that do not vary) is shown as n/a, with a warning."""
+    from ..checks import check_count, check_nonnegative, check_seed
+    from ..outputs import check_outputs
+
+    check_seed(seed)
+    check_count(outliers, "--outliers", minimum=0)
+    check_nonnegative(noise_db, "--noise-db")
+    md_path = out_dir / "comparison.md"
+    csv_path = out_dir / "comparison.csv"
+    png_path = out_dir / "true_vs_predicted.png"
+    outliers_path = out_dir / "outliers.md" if outliers > 0 else None
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputFileError(f"--out-dir {out_dir} is a file, not a folder")
+    check_outputs(
+        [md_path, csv_path, png_path, outliers_path], [data, *models], overwrite, "--out-dir"
+    )
     require_file(data)
     for m in models:
         require_file(m)
@@ -182,6 +213,7 @@ def evaluate_command(
         plot_true_vs_predicted,
     )
     from ..modelfile import load_model
+    from ..outputs import write_text_atomic
     from ..spectra import read_spectra
 
     ds = read_spectra(data)
@@ -207,6 +239,9 @@ def evaluate_command(
     console.print(
         _metrics_table(f"{data.name}: {results[0].note}", labels, [r.metrics for r in results])
     )
+    for r in results:
+        for warning in r.warnings:
+            err_console.print(f"warning: {r.label}: {warning}", markup=False, highlight=False)
     if not same:
         console.print(
             "[yellow]warning: the models were scored on different test splits "
@@ -223,16 +258,13 @@ def evaluate_command(
     header += [f"- {r.label} ({r.model}): {r.note}" for r in results]
     if not same:
         header.append("- warning: the models were scored on different test splits")
-    md_path = out_dir / "comparison.md"
-    md_path.write_text("\n".join(header) + "\n\n" + comparison_markdown(results, extra))
-    csv_path = out_dir / "comparison.csv"
-    csv_path.write_text(comparison_csv(results))
-    png_path = plot_true_vs_predicted(results, out_dir / "true_vs_predicted.png")
+    write_text_atomic(md_path, "\n".join(header) + "\n\n" + comparison_markdown(results, extra))
+    write_text_atomic(csv_path, comparison_csv(results))
+    plot_true_vs_predicted(results, png_path)
     written = [md_path, csv_path, png_path]
-    if outliers > 0:
+    if outliers_path is not None:
         report = "\n".join(outlier_report(r, outliers) for r in results)
-        out_path = out_dir / "outliers.md"
-        out_path.write_text(f"# Worst-predicted targets on {data.name}\n\n{report}")
-        written.append(out_path)
+        write_text_atomic(outliers_path, f"# Worst-predicted targets on {data.name}\n\n{report}")
+        written.append(outliers_path)
         console.print(report, markup=False, highlight=False)
     console.print("wrote " + ", ".join(str(p) for p in written))

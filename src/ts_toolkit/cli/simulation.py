@@ -37,10 +37,20 @@ def simulate_command(
     chunk_size: Annotated[int, typer.Option(help="Spectra per task.")] = 50,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
 ) -> None:
-    """Simulate a training dataset of TS(f) spectra (resumable: re-run the same command)."""
+    """Simulate a training dataset of TS(f) spectra (resumable: re-run the same command).
+
+    Run again once finished, it says "already complete" and does nothing."""
+    from ..checks import check_count, check_scheduler, check_seed, check_workers
+    from ..outputs import refuse_inputs
     from ..parameters import load_space, table1_space
     from ..simulate import simulate
 
+    check_seed(seed)
+    check_count(n, "--n")
+    check_count(chunk_size, "--chunk-size")
+    check_workers(workers)
+    check_scheduler(scheduler)
+    refuse_inputs([out], [space])
     ps = load_space(space) if space is not None else table1_space()
     if n is not None:
         ps = ps.with_total(n)
@@ -66,6 +76,12 @@ def simulate_command(
         raise TsToolkitError(
             "interrupted; finished chunks are kept - re-run the same command to resume"
         ) from None
+    if report.already_complete:
+        console.print(
+            f"already complete: {report.out} holds the {report.n_targets} spectra of this "
+            "space, seed and simulator; nothing to do"
+        )
+        return
     plural = "" if report.workers == 1 else "s"
     rate = report.computed_chunks and (report.n_targets / max(report.wall_time_s, 1e-9))
     console.print(
@@ -94,11 +110,18 @@ def plot_spectra_command(
     n: Annotated[int, typer.Option(help="Spectra to draw per target kind.")] = 6,
     out: Annotated[Path | None, typer.Option(help="PNG file (default: DATA with .png).")] = None,
     seed: Annotated[int, typer.Option(help="Seed for choosing the spectra.")] = 0,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing PNG.")] = False,
 ) -> None:
     """Draw TS(f) of a few gas- and liquid-filled targets (the paper's Figure 1) to PNG."""
+    from ..checks import check_count, check_seed
+    from ..outputs import check_outputs
     from ..plotting import plot_spectra
     from ..spectra import read_spectra
 
+    check_count(n, "--n")
+    check_seed(seed)
+    png = out or data.with_suffix(".png")
+    check_outputs([png], [data], overwrite)
     ds = read_spectra(require_file(data))
-    path = plot_spectra(ds, out or data.with_suffix(".png"), n=n, seed=seed)
+    path = plot_spectra(ds, png, n=n, seed=seed)
     console.print(f"wrote {path}")

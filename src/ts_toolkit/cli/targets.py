@@ -10,9 +10,11 @@ from typing import Annotated
 
 import typer
 
-from ..errors import TsToolkitError
+from ..errors import InputFileError, TsToolkitError
 from .app import app, console, require_file
 from .source_options import Channels, MaxRange, MinRange, MinTs, SourceOptionPairs, source_options
+
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output file.")]
 
 
 def _extract(path: Path, options: dict) -> object:
@@ -39,15 +41,18 @@ def extract_command(
     max_range: MaxRange = None,
     channel: Channels = None,
     option: SourceOptionPairs = None,
+    overwrite: Overwrite = False,
 ) -> None:
     """Detect single targets in an EK80 file and write their TS(f) spectra (NetCDF).
 
     Any file an installed source reads works the same way."""
+    from ..outputs import check_outputs
     from ..spectra import write_spectra
 
+    out = out or path.with_name(path.stem + ".spectra.nc")
+    check_outputs([out], [path], overwrite)
     options = source_options(option, min_ts, min_range, max_range, channel)
     spectra = _extract(path, options)
-    out = out or path.with_name(path.stem + ".spectra.nc")
     write_spectra(spectra, out)
     n = int(spectra.sizes["target"])
     f = spectra["frequency"].values
@@ -123,6 +128,7 @@ def predict_command(
     max_range: MaxRange = None,
     channel: Channels = None,
     option: SourceOptionPairs = None,
+    overwrite: Overwrite = False,
 ) -> None:
     """Classify the single targets of an EK80 file with a trained model.
 
@@ -142,6 +148,12 @@ def predict_command(
             )
     else:
         require_file(model)
+    if out is not None:
+        from ..outputs import check_outputs
+
+        check_outputs([out], [path, model], overwrite)
+        if out.suffix.lower() not in (".nc", ".csv"):
+            raise InputFileError(f"--out {out}: unknown format {out.suffix!r}; use .nc or .csv")
     options = source_options(option, min_ts, min_range, max_range, channel)
     loaded = load_model(model)
     spectra = _extract(path, options)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from ..errors import ModelMismatchError, SpectraValidationError, TsToolkitError
+from ..errors import InputFileError, ModelMismatchError, SpectraValidationError, TsToolkitError
 from ..options import NoOptions, build_options
 from .data import KINDS, TARGET_NAMES, LearnArrays, check_grid, kind_index, target_array, ts_array
 from .scaling import FeatureScaler, TargetScaler
@@ -238,5 +238,8 @@ class SpectraLearner:
             raise ModelMismatchError(
                 f"{path}: settings do not fit this version of the {cls.name!r} plugin: {exc}"
             ) from exc
-        model.restore(meta, files)
+        try:
+            model.restore(meta, files)
+        except InputFileError as exc:  # name the file in the one-line message
+            raise InputFileError(f"model file {path}: {exc}") from exc
         return model

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import ModelMismatchError, SpectraValidationError
 from .data import KINDS, check_grid, fingerprint_matches, truth_of
-from .metrics import compute_metrics
+from .metrics import compute_metrics, mark_undefined_r2
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -28,6 +28,7 @@ class Evaluation:
     ts: np.ndarray = field(repr=False, default_factory=lambda: np.empty((0, 0)))
     frequency: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
     note: str = ""
+    warnings: list[str] = field(default_factory=list)
 
 
 def evaluation_indices(
@@ -96,9 +97,9 @@ def evaluate_model(
     scored = np.isfinite(pred["theta"])
     if not scored.any():
         raise SpectraValidationError("evaluation data: no target has a measured spectrum")
-    metrics = compute_metrics(
-        {k: v[scored] for k, v in truth.items()}, {k: v[scored] for k, v in pred.items()}
-    )
+    scored_truth = {k: v[scored] for k, v in truth.items()}
+    metrics = compute_metrics(scored_truth, {k: v[scored] for k, v in pred.items()})
+    metrics, undefined = mark_undefined_r2(metrics, scored_truth)
     if not scored.all():
         note += f"; {int((~scored).sum())} all-NaN spectra skipped"
     return Evaluation(
@@ -111,4 +112,5 @@ def evaluate_model(
         ts=np.asarray(sub["TS"].values, float),
         frequency=np.asarray(sub["frequency"].values, float),
         note=note,
+        warnings=[undefined] if undefined else [],
     )

@@ -72,6 +72,42 @@ def compute_metrics(
     return {k: out[k] for k in METRIC_LABELS}
 
 
+#: R² metric keys and the truth array each scores.
+R2_KEYS = {"r2_theta": "theta", "r2_a": "a", "r2_b": "b", "r2_alpha": "alpha"}
+_SYMBOLS = {"theta": "θ", "a": "a", "b": "b", "alpha": "α"}
+
+
+def r2_defined(y_true: np.ndarray) -> bool:
+    """R² is defined for at least 2 true values that are not all equal (SS_tot > 0)."""
+    t = np.asarray(y_true, dtype=np.float64)
+    return t.size >= 2 and bool(np.nanmax(t) > np.nanmin(t))
+
+
+def mark_undefined_r2(
+    metrics: Mapping[str, float], truth: Mapping[str, np.ndarray]
+) -> tuple[dict[str, float], str | None]:
+    """``metrics`` with every undefined R² (see :func:`r2_defined`) as NaN, and the
+    composite NaN when one of its R² is; plus a one-line warning naming them, or None.
+
+    :func:`r2_score` returns 0 or 1 for such data (as scikit-learn does), a number a
+    report must not show as a score."""
+    out = dict(metrics)
+    undefined = [key for key, name in R2_KEYS.items() if not r2_defined(truth[name])]
+    if not undefined:
+        return out, None
+    for key in undefined:
+        out[key] = float("nan")
+    if any(key in undefined for key in ("r2_theta", "r2_a", "r2_b")):
+        out["composite"] = float("nan")
+    n = int(np.asarray(truth["theta"]).size)
+    names = ", ".join(_SYMBOLS[R2_KEYS[k]] for k in undefined)
+    why = f"only {n} scored target" if n < 2 else "the true values do not vary"
+    note = f"R² of {names} is undefined ({why}; it needs at least 2 different true values)"
+    if out["composite"] != out["composite"]:  # NaN
+        note += ", and so is the composite"
+    return out, note + "; shown as n/a"
+
+
 def metrics_from_arrays(
     kind_true: np.ndarray, y_true: np.ndarray, proba: np.ndarray, y_pred: np.ndarray
 ) -> dict[str, float]:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..outputs import atomic_output
 from .data import KINDS, TARGET_NAMES
 from .metrics import METRIC_LABELS
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 def format_metric(key: str, value: float) -> str:
     """A metric for tables: RMSEs to 2 decimals, scores (R², accuracy) to 3."""
     if not np.isfinite(value):
-        return "nan"
+        return "n/a"
     return f"{value:.2f}" if key.startswith("rmse") else f"{value:.3f}"
 
 
@@ -76,15 +77,16 @@ def plot_true_vs_predicted(results: Sequence[Evaluation], path: str | Path) -> P
             lo = float(np.nanmin([t.min(), np.nanmin(p)]))
             hi = float(np.nanmax([t.max(), np.nanmax(p)]))
             ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
-            ax.set_title(f"{res.label}: {label}  R² = {res.metrics[mkey]:.3f}", fontsize=9)
+            r2 = format_metric(mkey, res.metrics[mkey])
+            ax.set_title(f"{res.label}: {label}  R² = {r2}", fontsize=9)
             ax.set_xlabel(f"true {label}", fontsize=8)
             ax.set_ylabel(f"predicted {label}", fontsize=8)
             ax.tick_params(labelsize=7)
         row[0].legend(fontsize=7, markerscale=3, loc="upper left")
     fig.tight_layout()
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
+    with atomic_output(out) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
     return out
 
