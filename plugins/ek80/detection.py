@@ -23,10 +23,15 @@ A candidate is a local maximum of the received power. It is kept when
    compressed pulse's reach puts at its range (the stronger power times the normalised
    autocorrelation power of the transmit replica at that lag, its maximum over ±2 samples);
    None disables this criterion;
-8. it lies at least ``bottom_margin`` (m) above the seabed, taken as the first sample
-   beyond ``min_range`` whose uncompensated Sp is ≥ ``bottom_sp`` (dB; None disables
-   this crude bottom guard — fish and calibration spheres are far weaker than −15 dB,
-   a seabed echo is usually stronger).
+8. it stands out from its surroundings: its refined peak power is at least ``min_sbr`` dB
+   above the background, the median power within ``background_window`` (m) on either side
+   of the peak with the echo's own samples (±2 compressed-pulse widths) left out (None
+   disables). Noise peaks and the ripples of a stronger echo's skirt (the range response
+   of a target whose TS(f) has deep nulls, or of the seabed) rise only a few dB above
+   such a background; a target whose TS(f) window is filled by another echo's energy
+   could not be measured anyway;
+9. it lies at least ``bottom_margin`` (m) above the seabed of its ping (see
+   :mod:`.bottom`; applied by :func:`.core.process_ping`, not here).
 
 Single-beam channels have no angles: criteria 4–5 are skipped and TS is uncompensated.
 """
@@ -42,7 +47,13 @@ UPSAMPLE = 8
 
 @dataclass(frozen=True)
 class DetectionSettings:
-    """Single-target detection criteria (SI units, angles in degrees, levels in dB)."""
+    """Single-target detection criteria (SI units, angles in degrees, levels in dB).
+
+    ``bottom_sp`` selects the seabed guard: ``"auto"`` (default) detects the seabed per
+    ping with :func:`.bottom.detect_bottom`; ``None`` disables the guard; a number (dB,
+    deprecated) forces the old fixed-level guard (the first sample with Sp at or above it
+    is the seabed), kept so that ``--bottom-sp`` still works.
+    """
 
     min_ts: float = -50.0
     pldl: float = 6.0
@@ -53,9 +64,11 @@ class DetectionSettings:
     min_range: float = 1.0
     max_range: float | None = None
     min_separation: float = 0.5
-    bottom_sp: float | None = -15.0
+    bottom_sp: float | str | None = "auto"
     bottom_margin: float = 0.5
     sidelobe_margin: float | None = 10.0
+    min_sbr: float | None = 15.0
+    background_window: float = 0.5
 
     def as_dict(self) -> dict[str, float | None]:
         return asdict(self)
@@ -153,6 +166,7 @@ def detect(
         "angle_std": 0,
         "separation": 0,
         "sidelobe": 0,
+        "background": 0,
         "accepted": 0,
     }
     peaks = local_maxima(power)
@@ -173,6 +187,9 @@ def detect(
     stronger: list[int] = []
     accepted: list[Candidate] = []
     sidelobe = _sidelobe_test(autocorr_power, s.sidelobe_margin)
+    spacing = float(abs(ranges[1] - ranges[0])) if ranges.size > 1 else 1.0
+    bg_half = max(int(round(s.background_window / spacing)), 1)
+    bg_skip = max(int(np.ceil(2 * reference_width)), 2)
     for idx in order:
         if any(abs(ranges[idx] - r) < s.min_separation for r in seen):
             counts["separation"] += 1
@@ -187,6 +204,11 @@ def detect(
         if ts_compensated[idx] + gain < s.min_ts:
             counts["ts"] += 1
             continue
+        if s.min_sbr is not None:
+            background = background_power(power, int(idx), bg_half, bg_skip)
+            if power[idx] * 10 ** (gain / 10) < background * 10 ** (s.min_sbr / 10):
+                counts["background"] += 1
+                continue
         norm = width / reference_width
         if not (s.min_echo_length <= norm <= s.max_echo_length):
             counts["echo_length"] += 1
@@ -209,6 +231,16 @@ def detect(
     counts["accepted"] = len(accepted)
     accepted.sort(key=lambda c: c.index)
     return accepted, counts
+
+
+def background_power(power: np.ndarray, idx: int, half: int, skip: int) -> float:
+    """Median of ``power`` over ``[idx - half, idx + half]`` without ``[idx - skip, idx +
+    skip]`` (the echo itself); 0 when fewer than 8 samples remain (no test possible)."""
+    lo, hi = max(idx - half, 0), min(idx + half + 1, power.size)
+    left = power[lo : max(idx - skip, lo)]
+    right = power[min(idx + skip + 1, hi) : hi]
+    around = np.concatenate([left, right])
+    return float(np.median(around)) if around.size >= 8 else 0.0
 
 
 def _sidelobe_test(autocorr_power: np.ndarray | None, margin_db: float | None):
