@@ -459,8 +459,22 @@ def sphere_check_command(
         str,
         typer.Option("--material", help="Sphere material: wc (tungsten carbide) or cu (copper)."),
     ] = "wc",
-    range_min: Annotated[float, typer.Option("--range-min", help="Search from, m.")] = 0.0,
-    range_max: Annotated[float, typer.Option("--range-max", help="Search to, m.")] = 1e9,
+    range_min: Annotated[
+        float | None,
+        typer.Option("--range-min", help="Search from, m (default: find the sphere by its TS(f))."),
+    ] = None,
+    range_max: Annotated[
+        float | None,
+        typer.Option("--range-max", help="Search to, m (default: find the sphere by its TS(f))."),
+    ] = None,
+    tolerance: Annotated[
+        float,
+        typer.Option(
+            "--tolerance",
+            help="Without a range window: the largest median |measured - theory| (dB) of an "
+            "echo taken for the sphere; none within it is an error.",
+        ),
+    ] = 2.0,
     png: Annotated[
         Path | None,
         typer.Option("--png", help="Figure path (default: PATH's name with .sphere.png)."),
@@ -474,7 +488,8 @@ def sphere_check_command(
 
     require_file(path)
     with console.status(f"measuring the sphere in {path.name}"):
-        check = sphere_check(path, diameter * 1e-3, material, range_min, range_max)
+        check = sphere_check(path, diameter * 1e-3, material, range_min, range_max, tolerance)
+    console.print(f"sphere: {check.selection}")
     table = Table(title=check.label)
     for col in ("frequency (kHz)", "measured (dB)", "theory (dB)", "difference (dB)"):
         table.add_column(col, justify="right")
