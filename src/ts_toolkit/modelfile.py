@@ -6,8 +6,10 @@ Contents:
   ``plugin`` name, the frequency grid (``frequency_hz``), the per-frequency normalisation
   (``features``: mean/std in dB), the target normalisation (``targets``), ``target_names``
   and ``kinds``, the train/validation/test ``split`` (indices, seed, data fingerprint),
-  the plugin's ``settings``, ``training`` details, library ``versions``, creation time,
-  and the SHA-256 of every weights file.
+  the plugin's ``settings``, ``training`` details, ``training_ts_db`` (the range of the
+  training TS values: min, max, percentiles; absent in files written before 2026-12-08,
+  see :func:`update_metadata`), library ``versions``, creation time, and the SHA-256 of
+  every weights file.
 - ``weights/<name>``: the fitted state as the plugin exported it — torch ``state_dict``
   files (loaded with ``weights_only=True``) or skops files (loaded with an explicit list
   of trusted types). Nothing is ever unpickled.
@@ -165,6 +167,33 @@ def read_model_file(path: str | Path) -> tuple[dict[str, Any], dict[str, bytes]]
                 )
             files[name] = data
     return meta, files
+
+
+def update_metadata(path: str | Path, updates: Mapping[str, Any]) -> Path:
+    """Add or replace top-level metadata fields of an existing model file; the weights
+    are copied unchanged (and checked against their SHA-256 first). Core fields
+    (:data:`REQUIRED_KEYS`, ``format``, ``format_version``) cannot be changed this way.
+    Written to a temporary file and renamed, like :func:`save_model`."""
+    protected = set(REQUIRED_KEYS) | {"format", "format_version"}
+    bad = sorted(set(updates) & protected)
+    if bad:
+        raise TsToolkitError(f"cannot change model-file fields {bad} in place")
+    p = Path(path)
+    meta, files = read_model_file(p)
+    meta.update(updates)
+    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr(METADATA_NAME, json.dumps(meta, indent=1, allow_nan=True))
+            for name, data in files.items():
+                zf.writestr(WEIGHTS_DIR + name, data)
+        os.replace(tmp, p)
+    except OSError as exc:
+        raise InputFileError(f"cannot write model file {p}: {exc.strerror or exc}") from exc
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return p
 
 
 def load_model(path: str | Path) -> Any:

@@ -74,7 +74,8 @@ MinTs = Annotated[
     float | None,
     typer.Option(
         "--min-ts",
-        help="Minimum compensated TS at the centre frequency, dB (default -50).",
+        help="Minimum compensated TS at the centre frequency, dB (default: -50 for extract; "
+        "for predict and batch the model's, the 1st percentile of its training TS values).",
         rich_help_panel=_DET,
     ),
 ]
@@ -354,6 +355,21 @@ def write_predictions(result: Any, rows: list[dict[str, Any]], out: Path) -> Pat
     raise InputFileError(f"--out {out}: unknown format {suffix!r}; use .nc or .csv")
 
 
+def _model_min_ts(model: Any) -> float:
+    """The detection threshold ``predict`` uses without ``--min-ts`` (printed)."""
+    from ..apply import model_detection_threshold
+
+    found = model_detection_threshold(model)
+    if found is None:
+        console.print(
+            "detection threshold -50 dB (the model file records no training TS range; "
+            "give --min-ts, or add the range with scripts/add_training_ts.py)"
+        )
+        return -50.0
+    console.print(f"detection threshold {found[1]}")
+    return found[0]
+
+
 @app.command("predict")
 def predict_command(
     raw: Annotated[Path, typer.Argument(help="EK80 .raw file (FM, complex samples).")],
@@ -428,6 +444,8 @@ def predict_command(
         use_swap,
     )
     loaded = load_model(model)
+    if "min_ts" not in options:
+        options["min_ts"] = _model_min_ts(loaded)
     with console.status(f"extracting single targets from {raw.name}"):
         spectra = extract_spectra(raw, options)
     n = int(spectra.sizes["target"])
