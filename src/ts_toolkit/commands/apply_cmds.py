@@ -36,6 +36,7 @@ def _source_options(
     single_beam: bool,
     merge: bool,
     use_swap: bool = False,
+    no_bottom: bool = False,
 ) -> dict[str, Any]:
     """Options for the ``ek80`` source from the CLI flags (only the ones given)."""
     options: dict[str, Any] = {
@@ -59,6 +60,13 @@ def _source_options(
         options["merge"] = False
     if use_swap:
         options["open_kwargs"] = {"use_swap": True}
+    if bottom_sp is not None:
+        console.print(
+            "note: --bottom-sp is deprecated: the seabed is now detected per ping "
+            f"(docs/ek80.md); {bottom_sp:g} dB forces the old fixed-level guard"
+        )
+    if no_bottom:
+        options["bottom_sp"] = None
     return options
 
 
@@ -133,8 +141,18 @@ BottomSp = Annotated[
     float | None,
     typer.Option(
         "--bottom-sp",
-        help="Sp (dB) from which an echo counts as the seabed; targets closer "
-        "than 0.5 m to it or beyond are dropped (default -15; 999 disables).",
+        help="Deprecated: force the old fixed-level seabed guard (the first sample with Sp "
+        ">= this, dB; 999 finds none). Default: the seabed is detected per ping and "
+        "targets within 0.5 m of it or beyond are dropped.",
+        rich_help_panel=_DET,
+    ),
+]
+NoBottom = Annotated[
+    bool,
+    typer.Option(
+        "--no-bottom",
+        help="Do not detect the seabed (keep targets however close to it; for pings "
+        "without a seabed that hold a very strong near target).",
         rich_help_panel=_DET,
     ),
 ]
@@ -200,6 +218,7 @@ def extract_command(
     min_range: MinR = None,
     max_range: MaxR = None,
     bottom_sp: BottomSp = None,
+    no_bottom: NoBottom = False,
     window: Window = None,
     frequency_step: Step = None,
     channel: Channels = None,
@@ -226,6 +245,7 @@ def extract_command(
         single_beam,
         merge,
         use_swap,
+        no_bottom,
     )
     with console.status(f"extracting single targets from {raw.name}"):
         spectra = extract_spectra(raw, options)
@@ -402,6 +422,7 @@ def predict_command(
     min_range: MinR = None,
     max_range: MaxR = None,
     bottom_sp: BottomSp = None,
+    no_bottom: NoBottom = False,
     window: Window = None,
     frequency_step: Step = None,
     channel: Channels = None,
@@ -442,6 +463,7 @@ def predict_command(
         single_beam,
         merge,
         use_swap,
+        no_bottom,
     )
     loaded = load_model(model)
     if "min_ts" not in options:

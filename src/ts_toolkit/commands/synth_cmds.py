@@ -44,6 +44,13 @@ def synth_raw_command(
     max_angle: Annotated[
         float, typer.Option(help="Targets lie within this angle (deg) of the beam axis.")
     ] = 2.0,
+    seabed: Annotated[
+        float | None,
+        typer.Option(
+            help="Add a flat rough seabed at this range (m; sb -20 dB, 2 cm roughness, "
+            "see ts_toolkit.synth.seabed); it must lie beyond --max-range.",
+        ),
+    ] = None,
     truth: Annotated[
         Path | None,
         typer.Option(help="Ground-truth NetCDF (default: OUT with .truth.nc; a .csv beside it)."),
@@ -56,7 +63,7 @@ def synth_raw_command(
     from rich.progress import Progress
 
     from ..parameters import load_space
-    from ..synth import make_survey, write_raw, write_truth
+    from ..synth import Seabed, make_survey, write_raw, write_truth
 
     truth_nc = truth or out.with_name(out.stem + ".truth.nc")
     truth_csv = truth_nc.with_suffix(".csv")
@@ -79,6 +86,7 @@ def synth_raw_command(
             max_range=max_range,
             max_angle=max_angle,
             progress=lambda k: progress.advance(task, k),
+            seabed=None if seabed is None else Seabed(seabed),
         )
         task2 = progress.add_task("writing pings", total=survey.n_pings)
         write_raw(survey, out, progress=lambda k: progress.advance(task2, k))
@@ -93,5 +101,6 @@ def synth_raw_command(
         f"{len(kinds)} targets ({kinds.count('gas')} gas, {kinds.count('liquid')} liquid), "
         f"channels {chans}; noise "
         f"{'none' if no_noise else f'{noise_db:g} dB re 1 W'}; seed {seed}"
+        + ("" if seabed is None else f"; seabed at {seabed:g} m")
     )
     console.print(f"ground truth: {nc} and {csv_path}")

@@ -12,6 +12,7 @@ looked up through :func:`ts_toolkit.plugins.get_simulator`, or is given directly
 from __future__ import annotations
 
 from .echo import EchoTarget, channel_ping
+from .seabed import Seabed, seabed_echoes
 from .settings import (
     TRANSDUCERS,
     ChannelSettings,
@@ -30,12 +31,14 @@ __all__ = [
     "EchoTarget",
     "Environment",
     "Survey",
+    "Seabed",
     "SurveySettings",
     "SyntheticTarget",
     "TransducerModel",
     "channel_ping",
     "default_channels",
     "make_survey",
+    "seabed_echoes",
     "match_targets",
     "transducer",
     "truth_dataset",
