@@ -196,3 +196,57 @@ def test_merged_channel_labels_in_ascending_frequency() -> None:
         (merged,) = merge_targets([targets[i] for i in order])
         assert merged["channel"] == "ES70+ES120+ES200"
         assert merged["bottom_range"] == 20.0
+
+
+def _invoke(args: list[str]):
+    from typer.testing import CliRunner
+
+    from ts_toolkit.cli import _register_commands, app
+
+    _register_commands()
+    return CliRunner().invoke(app, args, terminal_width=200)
+
+
+def test_cli_synth_seabed_then_extract_with_and_without_the_guard(tmp_path) -> None:
+    from ts_toolkit.spectra import read_spectra
+
+    raw = tmp_path / "bed.raw"
+    r = _invoke(
+        [
+            "synth-raw",
+            "--out",
+            str(raw),
+            "--targets",
+            "2",
+            "--seed",
+            "4",
+            "--channels",
+            "120",
+            "--simulator",
+            "stanton-sphere",
+            "--max-range",
+            "12",
+            "--seabed",
+            "14",
+        ]
+    )
+    assert r.exit_code == 0, r.output
+    assert "seabed at 14 m" in r.output
+    out = tmp_path / "bed.nc"
+    r = _invoke(["extract", str(raw), "--out", str(out), "--min-ts", "-90"])
+    assert r.exit_code == 0, r.output
+    ds = read_spectra(out)
+    assert ds.sizes["target"] == 2
+    assert np.all(np.abs(ds["bottom_range"].values - 14.0) <= TOLERANCE)
+    r = _invoke(["extract", str(raw), "--out", str(out), "--min-ts", "-90", "--no-bottom"])
+    assert r.exit_code == 0, r.output
+    ds = read_spectra(out)
+    assert np.all(np.isnan(ds["bottom_range"].values))
+    assert ds.attrs["bottom_method"].startswith("none")
+    r = _invoke(["extract", str(raw), "--out", str(out), "--min-ts", "-90", "--bottom-sp", "999"])
+    assert r.exit_code == 0, r.output
+    assert "--bottom-sp is deprecated" in r.output
+    assert read_spectra(out).attrs["bottom_method"].startswith("fixed level (deprecated)")
+    r = _invoke(["synth-raw", "--out", str(tmp_path / "x.raw"), "--seabed", "20"])
+    assert r.exit_code != 0  # the seabed must lie beyond --max-range (25 m by default)
+    assert "must lie beyond the farthest target range" in str(r.exception)

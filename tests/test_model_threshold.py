@@ -171,3 +171,34 @@ def test_predict_default_threshold_on_the_40_target_survey(monkeypatch, tmp_path
     assert detected >= 0.95 * n
     assert false <= 2
     assert kind >= 0.98
+
+
+class _Recorder:
+    """A Source that records the options it is opened with (and finds nothing)."""
+
+    name = "recorder"
+    seen: list[dict] = []
+
+    def open(self, path, **options):
+        from ts_toolkit.spectra import make_spectra
+
+        self.seen.append(options)
+        return make_spectra(np.array([1e5, 2e5]), np.empty((0, 2)))
+
+
+def test_batch_file_uses_the_model_threshold_unless_given(knn_file, tmp_path, monkeypatch):
+    import ts_toolkit.plugins as plugins
+    from ts_toolkit.batch import process_file
+
+    raw = tmp_path / "a.raw"
+    raw.write_text("x")
+    monkeypatch.setattr(plugins, "source_for", lambda path: _Recorder())
+    _Recorder.seen.clear()
+    with entry_point_plugins():
+        expected = model_detection_threshold(load_model(knn_file))[0]
+        outcome, _ = process_file(str(raw), str(knn_file), {})
+        assert outcome.status == "ok"
+        process_file(str(raw), str(knn_file), {"source": {"min_ts": -60.0}})
+        old = _without_ts_range(knn_file, tmp_path / "old.tsm")
+        process_file(str(raw), str(old), {})
+    assert [o.get("min_ts") for o in _Recorder.seen] == [expected, -60.0, None]
