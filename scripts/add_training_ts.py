@@ -1,6 +1,6 @@
 """Record the TS range of a model's training spectra in its model file (``training_ts_db``).
 
-Models trained since 2026-12-08 record it themselves (``SpectraLearner.fit``); older files
+Models trained since 2026-12-07 record it themselves (``SpectraLearner.fit``); older files
 lack it, and ``predict``/``batch`` then fall back to a -50 dB detection threshold. This
 script adds it from the data the model was trained on: the model's frequency grid is
 selected from SPECTRA, the split stored in the model must match SPECTRA (its data

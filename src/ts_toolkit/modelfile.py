@@ -7,7 +7,7 @@ Contents:
   (``features``: mean/std in dB), the target normalisation (``targets``), ``target_names``
   and ``kinds``, the train/validation/test ``split`` (indices, seed, data fingerprint),
   the plugin's ``settings``, ``training`` details, ``training_ts_db`` (the range of the
-  training TS values: min, max, percentiles; absent in files written before 2026-12-08,
+  training TS values: min, max, percentiles; absent in files written before 2026-12-07,
   see :func:`update_metadata`), library ``versions``, creation time, and the SHA-256 of
   every weights file.
 - ``weights/<name>``: the fitted state as the plugin exported it — torch ``state_dict``
