@@ -159,6 +159,9 @@ The same test spectra with Gaussian noise of σ = 1 dB added to every TS value
 (`evaluate --noise-db 1`):
 
 {noisy}
+
+The model file records the TS range of its training spectra (`training_ts_db`), from which
+`predict` and `batch` take their default detection threshold (docs/ek80.md).
 """
     (REPO / "docs" / "bundled-model.md").write_text(doc)
     print(doc)

@@ -56,6 +56,13 @@ def register(cli: typer.Typer) -> None:
         max_angle: Annotated[
             float, typer.Option(help="Targets lie within this angle (deg) of the beam axis.")
         ] = 2.0,
+        seabed: Annotated[
+            float | None,
+            typer.Option(
+                help="Add a flat rough seabed at this range (m; sb -20 dB, 2 cm roughness, "
+                "see plugins/ek80/synth/seabed.py); it must lie beyond --max-range.",
+            ),
+        ] = None,
         truth: Annotated[
             Path | None,
             typer.Option(
@@ -73,7 +80,7 @@ def register(cli: typer.Typer) -> None:
         from ts_toolkit.outputs import check_outputs
         from ts_toolkit.parameters import load_space
 
-        from .synth import make_survey, write_raw, write_truth
+        from .synth import Seabed, make_survey, write_raw, write_truth
 
         check_count(targets, "--targets")
         check_count(pings, "--pings")
@@ -100,6 +107,7 @@ def register(cli: typer.Typer) -> None:
                 max_range=max_range,
                 max_angle=max_angle,
                 progress=lambda k: progress.advance(task, k),
+                seabed=None if seabed is None else Seabed(seabed),
             )
             task2 = progress.add_task("writing pings", total=survey.n_pings)
             write_raw(survey, out, progress=lambda k: progress.advance(task2, k))
@@ -114,6 +122,7 @@ def register(cli: typer.Typer) -> None:
             f"{len(kinds)} targets ({kinds.count('gas')} gas, {kinds.count('liquid')} liquid), "
             f"channels {chans}; noise "
             f"{'none' if no_noise else f'{noise_db:g} dB re 1 W'}; seed {seed}"
+            + ("" if seabed is None else f"; seabed at {seabed:g} m")
         )
         console.print(f"ground truth: {nc} and {csv_path}")
 
@@ -132,8 +141,26 @@ def register(cli: typer.Typer) -> None:
                 "--material", help="Sphere material: wc (tungsten carbide) or cu (copper)."
             ),
         ] = "wc",
-        range_min: Annotated[float, typer.Option("--range-min", help="Search from, m.")] = 0.0,
-        range_max: Annotated[float, typer.Option("--range-max", help="Search to, m.")] = 1e9,
+        range_min: Annotated[
+            float | None,
+            typer.Option(
+                "--range-min", help="Search from, m (default: find the sphere by its TS(f))."
+            ),
+        ] = None,
+        range_max: Annotated[
+            float | None,
+            typer.Option(
+                "--range-max", help="Search to, m (default: find the sphere by its TS(f))."
+            ),
+        ] = None,
+        tolerance: Annotated[
+            float,
+            typer.Option(
+                "--tolerance",
+                help="Without a range window: the largest median |measured - theory| (dB) of "
+                "an echo taken for the sphere; none within it is an error.",
+            ),
+        ] = 2.0,
         png: Annotated[
             Path | None,
             typer.Option("--png", help="Figure path (default: PATH's name with .sphere.png)."),
@@ -153,7 +180,8 @@ def register(cli: typer.Typer) -> None:
         png = png or path.with_name(path.stem + ".sphere.png")
         refuse_inputs([png], [path], "--png")
         with console.status(f"measuring the sphere in {path.name}"):
-            check = sphere_check(path, diameter * 1e-3, material, range_min, range_max)
+            check = sphere_check(path, diameter * 1e-3, material, range_min, range_max, tolerance)
+        console.print(f"sphere: {check.selection}")
         table = Table(title=check.label)
         for col in ("frequency (kHz)", "measured (dB)", "theory (dB)", "difference (dB)"):
             table.add_column(col, justify="right")

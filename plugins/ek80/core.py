@@ -23,6 +23,7 @@ from .angles import (
     physical_angles,
     spectral_angles,
 )
+from .bottom import Bottom, BottomSettings, detect_bottom, equivalent_beam_angle, keep_above
 from .calibration import Calibration
 from .detection import DetectionSettings, detect, envelope_width
 from .environment import Environment
@@ -123,8 +124,11 @@ class Replica:
 @dataclass
 class PingResult:
     """Per-sample profiles of one ping (range m, Sp dB, angles deg, compensation dB),
-    its targets (list of dicts: range, angles, beam compensation, Sp, TS(f)) and the
-    bottom range used by the bottom guard (m, NaN if none)."""
+    its targets (list of dicts: range, angles, beam compensation, Sp, TS(f), the ping's
+    ``bottom_range``), the seabed range used by the bottom guard (m, NaN if none), the
+    detector's full answer ``seabed`` (None when the guard is off or fixed-level) and the
+    detected targets the guard removed (``below_bottom``: within ``bottom_margin`` of the
+    seabed or beyond; kept so that a multi-ping consistency step can restore them)."""
 
     ranges: np.ndarray
     sp: np.ndarray
@@ -135,6 +139,44 @@ class PingResult:
     targets: list[dict[str, Any]]
     counts: dict[str, int]
     bottom: float = np.nan
+    seabed: Bottom | None = None
+    below_bottom: list[dict[str, Any]] = field(default_factory=list)
+
+
+def ping_bottom(
+    ping: ChannelPing,
+    detection: DetectionSettings,
+    ranges: np.ndarray,
+    sp: np.ndarray,
+    power: np.ndarray,
+    replica: Replica,
+    autocorr_power: np.ndarray,
+    settings: BottomSettings | None = None,
+) -> Bottom | None:
+    """The seabed of one ping as ``detection.bottom_sp`` asks: ``"auto"`` runs
+    :func:`.bottom.detect_bottom`; a number is the deprecated fixed-level guard (first
+    sample beyond ``min_range`` with Sp at or above it); None gives None (no guard)."""
+    mode = detection.bottom_sp
+    if mode is None:
+        return None
+    if isinstance(mode, str):
+        if mode.lower() != "auto":
+            raise ValueError(f"bottom_sp must be 'auto', None or a number (dB), not {mode!r}")
+        c = ping.environment.sound_speed
+        bw_al, bw_at = ping.calibration.beamwidths(ping.f_centre)
+        return detect_bottom(
+            ranges,
+            sp,
+            power,
+            equivalent_beam_angle(float(bw_al), float(bw_at)),
+            c * replica.tau_eff / 2.0,
+            c * ping.duration,
+            settings,
+            autocorr_power,
+            detection.min_range,
+        )
+    hits = np.flatnonzero((ranges >= detection.min_range) & (sp >= float(mode)))
+    return Bottom(float(ranges[hits[0]]) if hits.size else np.nan, reason="fixed Sp level")
 
 
 def process_ping(
@@ -142,8 +184,10 @@ def process_ping(
     detection: DetectionSettings | None = None,
     tsf: TsfSettings | None = None,
     replica: Replica | None = None,
+    bottom: BottomSettings | None = None,
 ) -> PingResult:
-    """Run the whole chain on one ping; see the module docstring."""
+    """Run the whole chain on one ping; see the module docstring. ``bottom``: settings of
+    the seabed detector (used when ``detection.bottom_sp`` is ``"auto"``)."""
     detection = detection or DetectionSettings()
     tsf = tsf or TsfSettings()
     replica = replica or Replica.build(ping)
@@ -195,17 +239,11 @@ def process_ping(
     near = c * ping.duration / 2.0  # the compressed transmit pulse reaches this far
     if detection.min_range < near:
         detection = replace(detection, min_range=near)
-    bottom = np.nan
-    if detection.bottom_sp is not None:
-        hits = np.flatnonzero((ranges >= detection.min_range) & (sp >= detection.bottom_sp))
-        if hits.size:
-            bottom = float(ranges[hits[0]])
-            limit = bottom - detection.bottom_margin
-            if detection.max_range is None or detection.max_range > limit:
-                detection = replace(detection, max_range=limit)
     centred = np.zeros(2 * max(auto_peak, auto_power.size - 1 - auto_peak) + 1)
     start = centred.size // 2 - auto_peak
     centred[start : start + auto_power.size] = auto_power / auto_power[auto_peak]
+    seabed = ping_bottom(ping, detection, ranges, sp, power, replica, centred, bottom)
+    bottom_range = seabed.range if seabed is not None else np.nan
     found, counts = detect(
         power,
         ts_comp,
@@ -262,6 +300,22 @@ def process_ping(
                 "echo_length": cand.echo_length,
                 "TS": ts,
                 "beam_compensation_f": comp_f,
+                "bottom_range": bottom_range,
             }
         )
-    return PingResult(ranges, sp, angle_al, angle_at, comp, frequency, targets, counts, bottom)
+    kept, below = keep_above(targets, bottom_range, detection.bottom_margin)
+    counts["below_bottom"] = len(below)
+    counts["accepted"] = len(kept)
+    return PingResult(
+        ranges,
+        sp,
+        angle_al,
+        angle_at,
+        comp,
+        frequency,
+        kept,
+        counts,
+        bottom_range,
+        seabed if seabed is not None and seabed.reason != "fixed Sp level" else None,
+        below,
+    )

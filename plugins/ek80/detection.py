@@ -23,10 +23,15 @@ A candidate is a local maximum of the received power. It is kept when
    compressed pulse's reach puts at its range (the stronger power times the normalised
    autocorrelation power of the transmit replica at that lag, its maximum over ±2 samples);
    None disables this criterion;
-8. it lies at least ``bottom_margin`` (m) above the seabed, taken as the first sample
-   beyond ``min_range`` whose uncompensated Sp is ≥ ``bottom_sp`` (dB; None disables
-   this crude bottom guard — fish and calibration spheres are far weaker than −15 dB,
-   a seabed echo is usually stronger).
+8. it stands out from its surroundings: its refined peak power is at least ``min_sbr`` dB
+   above the background, the median power within ``background_window`` (m) on either side
+   of the peak with the echo's own samples (±2 compressed-pulse widths) left out (None
+   disables). Noise peaks and the ripples of a stronger echo's skirt (the range response
+   of a target whose TS(f) has deep nulls, or of the seabed) rise only a few dB above
+   such a background; a target whose TS(f) window is filled by another echo's energy
+   could not be measured anyway;
+9. it lies at least ``bottom_margin`` (m) above the seabed of its ping (see
+   :mod:`.bottom`; applied by :func:`.core.process_ping`, not here).
 
 Single-beam channels have no angles: criteria 4–5 are skipped and TS is uncompensated.
 """
@@ -37,6 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ts_toolkit.errors import InvalidParameterError
 from ts_toolkit.options import option
 
 UPSAMPLE = 8
@@ -44,7 +50,13 @@ UPSAMPLE = 8
 
 @dataclass(frozen=True)
 class DetectionSettings:
-    """Single-target detection criteria (SI units, angles in degrees, levels in dB)."""
+    """Single-target detection criteria (SI units, angles in degrees, levels in dB).
+
+    ``bottom_sp`` selects the seabed guard: ``"auto"`` (default) detects the seabed per
+    ping with :func:`.bottom.detect_bottom`; ``None`` disables the guard; a number (dB,
+    deprecated) forces the old fixed-level guard (the first sample with Sp at or above it
+    is the seabed), kept so that ``--bottom-sp`` still works.
+    """
 
     min_ts: float = option(
         -50.0, "Minimum beam-compensated TS at the centre frequency.", unit="dB re 1 m2"
@@ -61,8 +73,11 @@ class DetectionSettings:
     min_separation: float = option(
         0.5, "A weaker candidate closer than this to a stronger one is dropped.", unit="m"
     )
-    bottom_sp: float | None = option(
-        -15.0, "Sp from which an echo counts as the seabed (none: no bottom guard).", unit="dB"
+    bottom_sp: float | str | None = option(
+        "auto",
+        "Seabed guard: 'auto' detects the seabed per ping (docs/ek80.md); none switches the "
+        "guard off; a number (deprecated) takes the first sample with Sp >= it as the seabed.",
+        unit="dB",
     )
     bottom_margin: float = option(
         0.5, "Targets closer than this above the seabed, or beyond it, are dropped.", unit="m"
@@ -73,6 +88,21 @@ class DetectionSettings:
         "(none: no side-lobe test).",
         unit="dB",
     )
+    min_sbr: float | None = option(
+        15.0,
+        "A peak must stand this far above the median power around it (none: no test).",
+        unit="dB",
+    )
+    background_window: float = option(
+        0.5, "Half-width of the range window of that median (min_sbr).", unit="m"
+    )
+
+    def __post_init__(self) -> None:
+        mode = self.bottom_sp
+        if isinstance(mode, str) and mode.lower() != "auto":
+            raise InvalidParameterError(
+                f"bottom_sp must be 'auto', none or a number (dB), not {mode!r}"
+            )
 
 
 def envelope_width(
@@ -167,6 +197,7 @@ def detect(
         "angle_std": 0,
         "separation": 0,
         "sidelobe": 0,
+        "background": 0,
         "accepted": 0,
     }
     peaks = local_maxima(power)
@@ -187,6 +218,9 @@ def detect(
     stronger: list[int] = []
     accepted: list[Candidate] = []
     sidelobe = _sidelobe_test(autocorr_power, s.sidelobe_margin)
+    spacing = float(abs(ranges[1] - ranges[0])) if ranges.size > 1 else 1.0
+    bg_half = max(int(round(s.background_window / spacing)), 1)
+    bg_skip = max(int(np.ceil(2 * reference_width)), 2)
     for idx in order:
         if any(abs(ranges[idx] - r) < s.min_separation for r in seen):
             counts["separation"] += 1
@@ -201,6 +235,11 @@ def detect(
         if ts_compensated[idx] + gain < s.min_ts:
             counts["ts"] += 1
             continue
+        if s.min_sbr is not None:
+            background = background_power(power, int(idx), bg_half, bg_skip)
+            if power[idx] * 10 ** (gain / 10) < background * 10 ** (s.min_sbr / 10):
+                counts["background"] += 1
+                continue
         norm = width / reference_width
         if not (s.min_echo_length <= norm <= s.max_echo_length):
             counts["echo_length"] += 1
@@ -223,6 +262,16 @@ def detect(
     counts["accepted"] = len(accepted)
     accepted.sort(key=lambda c: c.index)
     return accepted, counts
+
+
+def background_power(power: np.ndarray, idx: int, half: int, skip: int) -> float:
+    """Median of ``power`` over ``[idx - half, idx + half]`` without ``[idx - skip, idx +
+    skip]`` (the echo itself); 0 when fewer than 8 samples remain (no test possible)."""
+    lo, hi = max(idx - half, 0), min(idx + half + 1, power.size)
+    left = power[lo : max(idx - skip, lo)]
+    right = power[min(idx + skip + 1, hi) : hi]
+    around = np.concatenate([left, right])
+    return float(np.median(around)) if around.size >= 8 else 0.0
 
 
 def _sidelobe_test(autocorr_power: np.ndarray | None, margin_db: float | None):

@@ -5,7 +5,8 @@ frequency step). Targets of different channels whose ping times differ by at mos
 ``time_tolerance`` (s) and whose ranges differ by at most ``range_tolerance`` (m) are one
 target: its spectrum is the union of the bands (NaN in gaps; where bands overlap, the
 mean in the linear domain). Angles come from the split-beam member with the smallest
-beam compensation.
+beam compensation. The merged ``channel`` label lists the members in ascending frequency
+order (``"ES70+ES120+ES200"``); its ``bottom_range`` is the shallowest of the members'.
 """
 
 from __future__ import annotations
@@ -49,7 +50,13 @@ def merge_targets(
     return merged
 
 
+def _lowest_frequency(target: dict[str, Any]) -> float:
+    f = np.asarray(target.get("frequency", []), float)
+    return float(np.min(f)) if f.size else np.inf
+
+
 def _combine(group: list[dict[str, Any]]) -> dict[str, Any]:
+    group = sorted(group, key=_lowest_frequency)
     if len(group) == 1:
         out = dict(group[0])
         out["members"] = 1
@@ -67,7 +74,9 @@ def _combine(group: list[dict[str, Any]]) -> dict[str, Any]:
     split = [t for t in group if np.isfinite(t["angle_alongship"])]
     ref = min(split, key=lambda t: t["beam_compensation"]) if split else group[0]
     out = dict(ref)
+    bottoms = [float(t.get("bottom_range", np.nan)) for t in group]
     out.update(
+        bottom_range=float(np.nanmin(bottoms)) if np.isfinite(bottoms).any() else np.nan,
         frequency=freq,
         TS=ts,
         channel="+".join(str(t["channel"]) for t in group),

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+import typing
+import warnings
+from dataclasses import asdict, dataclass, field, fields, make_dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from ts_toolkit.errors import InputFileError
+from ts_toolkit.errors import InputFileError, TsToolkitWarning
 from ts_toolkit.interfaces import Source, SyntheticSurvey
 from ts_toolkit.options import option
 
+from .bottom import BottomSettings
 from .core import TsfSettings
 from .datagrams import check_framing, is_ek80
 from .detection import DetectionSettings
@@ -29,10 +32,25 @@ METHOD = (
 )
 
 
+def _prefixed(cls: type, prefix: str) -> list[tuple[str, Any, Any]]:
+    """The fields of dataclass ``cls`` renamed ``prefix + name`` (same types, defaults and
+    help), for :func:`dataclasses.make_dataclass`."""
+    hints = typing.get_type_hints(cls)
+    return [
+        (prefix + f.name, hints[f.name], field(default=f.default, metadata=f.metadata))
+        for f in fields(cls)
+    ]
+
+
+#: The seabed detector's settings as source options ``bottom_<name>`` (e.g. ``bottom_min_sa``).
+BottomOptions = make_dataclass("BottomOptions", _prefixed(BottomSettings, "bottom_"), frozen=True)
+
+
 @dataclass(frozen=True)
-class Ek80Options(DetectionSettings, TsfSettings):
+class Ek80Options(DetectionSettings, TsfSettings, BottomOptions):
     """Options of the ``ek80`` source: single-target detection (:class:`DetectionSettings`),
-    TS(f) (:class:`TsfSettings`) and which channels to read."""
+    the seabed detector (:class:`.bottom.BottomSettings`, as ``bottom_<name>``), TS(f)
+    (:class:`TsfSettings`) and which channels to read."""
 
     channels: tuple[str, ...] | None = option(None, "Only these channel ids (all: none).")
     single_beam: bool = option(
@@ -52,9 +70,66 @@ class Ek80Options(DetectionSettings, TsfSettings):
     def tsf(self) -> TsfSettings:
         return TsfSettings(**_subset(self, TsfSettings))
 
+    def bottom(self) -> BottomSettings:
+        return BottomSettings(
+            **{f.name: getattr(self, "bottom_" + f.name) for f in fields(BottomSettings)}
+        )
+
 
 def _subset(options: Ek80Options, cls: type) -> dict[str, Any]:
     return {f.name: getattr(options, f.name) for f in fields(cls)}
+
+
+def bottom_method(det: DetectionSettings) -> str:
+    """How the seabed guard of ``det`` finds the seabed (for the output attributes)."""
+    from .bottom import METHOD as BOTTOM_METHOD
+
+    mode = det.bottom_sp
+    if mode is None:
+        return "none (no seabed guard)"
+    if isinstance(mode, str):
+        return BOTTOM_METHOD
+    return f"fixed level (deprecated): first sample with Sp >= {float(mode):g} dB"
+
+
+def apply_consistent_bottoms(
+    pings: list[tuple[str, Any]], det: DetectionSettings, bottom: Any
+) -> dict[str, dict[str, Any]]:
+    """Make each channel's seabed consistent over its pings (running median, see
+    :func:`.bottom.consistent_bottoms`) and re-apply the bottom guard where a ping's seabed
+    changed. ``pings``: (channel, :class:`.core.PingResult`) in file order, changed in
+    place. Returns a per-channel summary (pings, pings with a seabed, changed pings,
+    median/min/max seabed range in m)."""
+    from .bottom import consistent_bottoms, keep_above
+
+    summary: dict[str, dict[str, Any]] = {}
+    for channel in dict.fromkeys(ch for ch, _ in pings):
+        results = [r for ch, r in pings if ch == channel]
+        raw = np.array([r.bottom for r in results], dtype=float)
+        auto = all(r.seabed is not None for r in results)
+        final = consistent_bottoms(raw, bottom.median_pings, bottom.max_jump) if auto else raw
+        changed = 0
+        for r, old, new in zip(results, raw, final, strict=True):
+            if np.isnan(old) and np.isnan(new) or old == new:
+                continue
+            changed += 1
+            kept, below = keep_above(r.targets + r.below_bottom, new, det.bottom_margin)
+            for t in kept + below:
+                t["bottom_range"] = float(new)
+            kept.sort(key=lambda t: t["range"])
+            r.counts["accepted"] += len(kept) - len(r.targets)
+            r.counts["below_bottom"] = len(below)
+            r.targets, r.below_bottom, r.bottom = kept, below, float(new)
+        found = final[np.isfinite(final)]
+        summary[channel] = {
+            "pings": int(final.size),
+            "pings_with_seabed": int(found.size),
+            "changed_by_running_median": changed,
+            "median_range_m": round(float(np.median(found)), 3) if found.size else None,
+            "min_range_m": round(float(found.min()), 3) if found.size else None,
+            "max_range_m": round(float(found.max()), 3) if found.size else None,
+        }
+    return summary
 
 
 #: Transducers of the synthetic survey that :meth:`Ek80Source.write_synthetic_survey` writes.
@@ -86,6 +161,13 @@ class Ek80Source(Source):
             raise InputFileError(f"{p} is not an EK80 .raw file (no XML0 datagram first)")
         check_framing(p)
         det, tsf = options.detection(), options.tsf()
+        if det.bottom_sp is not None and not isinstance(det.bottom_sp, str):
+            warnings.warn(
+                f"bottom_sp={det.bottom_sp:g} is deprecated: it forces the old fixed-level "
+                "seabed guard; the seabed is now detected per ping (bottom_sp=auto)",
+                TsToolkitWarning,
+                stacklevel=2,
+            )
         info: dict[str, Any] = {}
         skipped: set[str] = set()
         targets: list[dict[str, Any]] = []
@@ -93,8 +175,10 @@ class Ek80Source(Source):
         replicas: dict[tuple[Any, ...], Replica] = {}
         counts: dict[str, int] = {}
         used: set[str] = set()
+        pings: list[tuple[str, PingResult]] = []
         channels = list(options.channels) if options.channels else None
         open_kwargs = {"use_swap": True} if options.use_swap else {}
+        bottom = options.bottom()
         for ping in iter_fm_pings(p, info, channels, **open_kwargs):
             if not options.single_beam and (ping.beam_type == 0 or ping.n_sectors < 3):
                 skipped.add(ping.channel)
@@ -111,17 +195,16 @@ class Ek80Source(Source):
             try:
                 if key not in replicas:
                     replicas[key] = Replica.build(ping)
-                result: PingResult = process_ping(ping, det, tsf, replicas[key])
+                result: PingResult = process_ping(ping, det, tsf, replicas[key], bottom)
             except (ValueError, IndexError) as exc:
                 raise InputFileError(
                     f"{p}: channel {ping.channel}, ping {ping.ping_time}: cannot process: {exc}"
                 ) from exc
             grids.append(result.frequency)
-            for k, v in result.counts.items():
-                counts[k] = counts.get(k, 0) + v
-            for t in result.targets:
+            for t in result.targets + result.below_bottom:
                 t.update(channel=ping.channel, ping_time=ping.ping_time, frequency=result.frequency)
-                targets.append(t)
+            # keep what the consistency step needs, not the per-sample profiles
+            pings.append((ping.channel, _light(result)))
         if not used:
             raise InputFileError(
                 f"no split-beam FM channels in {p} (single-beam FM channels: "
@@ -129,6 +212,12 @@ class Ek80Source(Source):
                 "without beam compensation)"
             )
         info["channels"] = {k: v for k, v in info["channels"].items() if k in used}
+        info["bottom_summary"] = apply_consistent_bottoms(pings, det, bottom)
+        for _, result in pings:
+            targets.extend(result.targets)
+            for k, v in result.counts.items():
+                counts[k] = counts.get(k, 0) + v
+        info["bottom_settings"] = asdict(bottom)
         if options.merge:
             targets = merge_targets(targets, options.range_tolerance)
         else:
@@ -173,6 +262,17 @@ class Ek80Source(Source):
         return SyntheticSurvey(out, xr.load_dataset(truth_nc), f"EK80 FM survey: {bands}")
 
 
+def _light(result: Any) -> Any:
+    """``result`` without its per-sample profiles (the source keeps every ping's result
+    until the end, for the seabed's consistency between pings)."""
+    from dataclasses import replace
+
+    empty = np.empty(0)
+    return replace(
+        result, ranges=empty, sp=empty, angle_along=None, angle_athwart=None, compensation=None
+    )
+
+
 def build_spectra(
     path: Path,
     targets: list[dict[str, Any]],
@@ -214,6 +314,9 @@ def build_spectra(
             + ", ".join(k for k, v in cal.items() if v != "calibration table")
         ),
         "detection_settings": asdict(det),
+        "bottom_method": bottom_method(det),
+        "bottom_settings": info.get("bottom_settings", {}),
+        "bottom_summary": info.get("bottom_summary", {}),
         "tsf_settings": asdict(tsf),
         "detection_counts": counts,
         "n_targets": len(targets),
@@ -235,6 +338,7 @@ def build_spectra(
         TS_centre=col("TS_centre"),
         echo_length=col("echo_length"),
         n_channels=col("members", np.int64),
+        bottom_range=col("bottom_range"),
     )
     units = {
         "beam_compensation": ("dB", "two-way beam compensation at the centre frequency"),
@@ -242,6 +346,7 @@ def build_spectra(
         "TS_centre": ("dB re 1 m2", "beam-compensated TS at the centre frequency"),
         "echo_length": ("1", "echo length normalised by the compressed pulse's"),
         "n_channels": ("1", "channels merged into this target"),
+        "bottom_range": ("m", "range of the seabed in this target's ping (NaN: none found)"),
     }
     for name, (unit, long_name) in units.items():
         ds[name].attrs.update(units=unit, long_name=long_name)

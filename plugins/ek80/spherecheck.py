@@ -1,9 +1,21 @@
 """Calibration-sphere check: measured TS(f) of a sphere vs the elastic-sphere model.
 
-Works on an EK80 ``.raw`` file (every FM split-beam ping; the strongest single target in
-the given range interval of each ping is taken as the sphere) or on a CRIMAC-layout JSON
-ping (see :mod:`.crimac`). The theory uses Faran's model (:mod:`.sphere`) with the water
-sound speed from the file and the density from its temperature and salinity.
+Works on an EK80 ``.raw`` file (every FM split-beam ping of the first such channel) or on
+a CRIMAC-layout JSON ping (see :mod:`.crimac`). The theory uses Faran's model
+(:mod:`.sphere`) with the water sound speed from the file and the density from its
+temperature and salinity.
+
+Which echo is the sphere:
+
+* with a range window (``range_min`` and/or ``range_max``): in each ping, the strongest
+  single target inside it;
+* without one (ek80-notes §2): every single target of every ping that is not seabed (the
+  seabed guard of :mod:`.bottom` removes echoes within ``bottom_margin`` of the seabed or
+  below it) is compared with the theory; its score is the median over frequency of
+  ``|TS_measured(f) − TS_theory(f)|``. The best-scoring echo fixes the sphere's range; in
+  every ping the best-scoring echo within ``gate`` m of that range and within
+  ``tolerance`` dB is taken. When no echo scores within ``tolerance`` (default 2 dB), a
+  :class:`NoSphereError` says how far the best one is and where.
 """
 
 from __future__ import annotations
@@ -14,8 +26,13 @@ from typing import Any
 
 import numpy as np
 
-from ts_toolkit.errors import InputFileError, InvalidParameterError
+from ts_toolkit.errors import InputFileError, InvalidParameterError, TsToolkitError
 from ts_toolkit.outputs import atomic_output
+
+
+class NoSphereError(TsToolkitError):
+    """No echo in the file matches the sphere's theoretical TS(f) within the tolerance."""
+
 
 MATERIALS: dict[str, tuple[float, float, float]] = {
     # density (kg/m3), longitudinal and transverse sound speed (m/s)
@@ -34,6 +51,7 @@ class SphereCheck:
     theory: np.ndarray
     detections: list[dict[str, Any]] = field(default_factory=list)
     label: str = ""
+    selection: str = ""
 
     @property
     def mean(self) -> np.ndarray:
@@ -61,16 +79,21 @@ def sphere_check(
     path: str | Path,
     diameter: float,
     material: str = "wc",
-    range_min: float = 0.0,
-    range_max: float = np.inf,
+    range_min: float | None = None,
+    range_max: float | None = None,
+    tolerance: float = 2.0,
+    gate: float = 0.5,
     **options: Any,
 ) -> SphereCheck:
     """Measure the sphere in ``path`` (``.raw`` or CRIMAC ``.json``) and compare.
 
-    ``diameter`` in m; ``options`` are detection/TS(f) settings (see the ek80 source).
+    ``diameter`` in m; ``range_min``/``range_max`` (m): the range window (None: find the
+    sphere, see the module docstring); ``tolerance`` (dB): the largest median
+    |measured − theory| an echo may have to be taken for the sphere when no window is
+    given; ``gate`` (m): how far from the best echo's range the sphere's echoes of other
+    pings may lie; ``options``: detection/TS(f)/seabed settings (see the ek80 source;
+    ``min_ts`` defaults to −80 dB). Raises :class:`NoSphereError` when no echo matches.
     """
-    from .core import Replica, process_ping
-    from .source import Ek80Source
     from .sphere import elastic_sphere_ts, water_density
 
     if material.lower() not in MATERIALS:
@@ -79,11 +102,106 @@ def sphere_check(
         )
     if not 0.001 <= diameter <= 0.2:
         raise InvalidParameterError(f"sphere diameter {diameter * 1e3:g} mm is outside 1-200 mm")
+    if tolerance <= 0:
+        raise InvalidParameterError(f"tolerance must be positive, got {tolerance:g} dB")
     rho_s, c_l, c_t = MATERIALS[material.lower()]
     p = Path(path)
     options.setdefault("min_ts", -80.0)
+    frequency, env, per_ping = _ping_targets(p, options)
+    theory = elastic_sphere_ts(
+        frequency,
+        diameter / 2,
+        rho_s,
+        c_l,
+        c_t,
+        water_density(env.temperature, env.salinity),
+        env.c,
+    )
+    name = f"{diameter * 1e3:g} mm {material.upper()} sphere"
+    label = f"{name}, {p.name}"
+    if range_min is not None or range_max is not None:
+        lo = -np.inf if range_min is None else range_min
+        hi = np.inf if range_max is None else range_max
+        detections = []
+        for targets in per_ping:
+            inside = [t for t in targets if lo <= t["range"] <= hi]
+            if inside:
+                detections.append(max(inside, key=lambda t: t["TS_centre"]))
+        if not detections:
+            raise InputFileError(f"no sphere echo found in {p} between {lo:g} and {hi:g} m")
+        measured = np.stack([d["TS"] for d in detections])
+        return SphereCheck(
+            frequency, measured, theory, detections, label, f"strongest echo in {lo:g}-{hi:g} m"
+        )
+    detections, selection = find_sphere(per_ping, theory, name, tolerance, gate)
+    measured = np.stack([d["TS"] for d in detections])
+    return SphereCheck(frequency, measured, theory, detections, label, selection)
+
+
+def match_score(ts: np.ndarray, theory: np.ndarray) -> float:
+    """Median over frequency of |ts − theory| (dB); inf when no frequency is finite."""
+    d = np.abs(np.asarray(ts, float) - theory)
+    d = d[np.isfinite(d)]
+    return float(np.median(d)) if d.size else np.inf
+
+
+def find_sphere(
+    per_ping: list[list[dict[str, Any]]],
+    theory: np.ndarray,
+    name: str,
+    tolerance: float,
+    gate: float,
+) -> tuple[list[dict[str, Any]], str]:
+    """The sphere's echoes among every ping's targets (see the module docstring) and a
+    sentence saying which were taken and why; :class:`NoSphereError` when none matches."""
+    scored = [
+        (match_score(t["TS"], theory), i, t) for i, targets in enumerate(per_ping) for t in targets
+    ]
+    if not scored:
+        raise NoSphereError(f"no echo matches a {name}: no single target was detected")
+    scored.sort(key=lambda x: x[0])
+    best_score, _, best = scored[0]
+    if best_score > tolerance:
+        raise NoSphereError(
+            f"no echo matches a {name}: best is {best_score:.1f} dB off at "
+            f"{best['range']:.2f} m (median |measured - theory|; tolerance {tolerance:g} dB)"
+        )
+    chosen: dict[int, tuple[float, dict[str, Any]]] = {}
+    for score, i, t in scored:
+        if score <= tolerance and abs(t["range"] - best["range"]) <= gate and i not in chosen:
+            chosen[i] = (score, t)
+    detections = []
+    for i in sorted(chosen):
+        score, t = chosen[i]
+        detections.append(dict(t, match_db=score))
+    others = [x for x in scored if all(x[2] is not t for _, t in chosen.values())]
+    runner = (
+        f"; the best other echo is {others[0][0]:.1f} dB off at {others[0][2]['range']:.2f} m"
+        if others
+        else ""
+    )
+    ranges = np.array([t["range"] for t in detections])
+    among = (
+        "the only echo that is not seabed"
+        if len(scored) == 1
+        else f"the best of {len(scored)} echoes that are not seabed"
+    )
+    selection = (
+        f"the echo at {np.median(ranges):.2f} m in {len(detections)} of {len(per_ping)} "
+        f"ping(s): its TS(f) is {best_score:.2f} dB (median |measured - theory|) from the "
+        f"{name}'s theory, {among} (tolerance {tolerance:g} dB){runner}"
+    )
+    return detections, selection
+
+
+def _ping_targets(p: Path, options: dict[str, Any]) -> tuple[np.ndarray, Any, list[list[dict]]]:
+    """Frequency grid (Hz), environment and per-ping single targets (seabed removed) of
+    the first FM split-beam channel of ``p``."""
+    from .core import Replica, process_ping
+    from .source import Ek80Source
+
     opts = Ek80Source().options(**options)
-    det, tsf = opts.detection(), opts.tsf()
+    det, tsf, bottom = opts.detection(), opts.tsf(), opts.bottom()
     if p.suffix.lower() == ".json":
         from .crimac import load_crimac_ping
 
@@ -97,39 +215,27 @@ def sphere_check(
 
         check_framing(p)
         pings = iter_fm_pings(p, {}, list(opts.channels) if opts.channels else None)
-    detections: list[dict[str, Any]] = []
     frequency = None
     env = None
+    per_ping: list[list[dict[str, Any]]] = []
+    first: Any = None
     for ping in pings:
         if ping.beam_type == 0 or ping.n_sectors < 3:
             continue
-        result = process_ping(ping, det, tsf, Replica.build(ping))
-        inside = [t for t in result.targets if range_min <= t["range"] <= range_max]
-        if not inside:
-            continue
-        best = max(inside, key=lambda t: t["TS_centre"])
+        key = (ping.channel, ping.f_start, ping.f_stop, ping.duration, ping.sample_interval)
+        if first is None:
+            first, replica = key, Replica.build(ping)
+        elif key != first:
+            continue  # only the first channel's band and pulse
+        result = process_ping(ping, det, tsf, replica, bottom)
         if frequency is None:
             frequency, env = result.frequency, ping.environment
-        elif not np.array_equal(frequency, result.frequency):
-            continue  # only the first channel's band
-        best.update(channel=ping.channel, ping_time=ping.ping_time)
-        detections.append(best)
-    if not detections or frequency is None or env is None:
-        raise InputFileError(
-            f"no sphere echo found in {p} between {range_min:g} and {range_max:g} m"
-        )
-    theory = elastic_sphere_ts(
-        frequency,
-        diameter / 2,
-        rho_s,
-        c_l,
-        c_t,
-        water_density(env.temperature, env.salinity),
-        env.c,
-    )
-    measured = np.stack([d["TS"] for d in detections])
-    label = f"{diameter * 1e3:g} mm {material.upper()} sphere, {p.name}"
-    return SphereCheck(frequency, measured, theory, detections, label)
+        for t in result.targets:
+            t.update(channel=ping.channel, ping_time=ping.ping_time)
+        per_ping.append(result.targets)
+    if frequency is None or env is None:
+        raise InputFileError(f"no FM split-beam ping in {p}")
+    return frequency, env, per_ping
 
 
 def plot_sphere_check(check: SphereCheck, out: str | Path) -> Path:

@@ -19,6 +19,29 @@ from .errors import InputFileError, ModelMismatchError
 
 PREDICTION_VARIABLES = ("kind", "probability", "theta", "a", "b", "alpha", "Req")
 
+#: Percentile of a model's training TS values used as its default detection threshold.
+THRESHOLD_PERCENTILE = "p01"
+
+
+def model_detection_threshold(model: Any) -> tuple[float, str] | None:
+    """Default single-target detection threshold (dB re 1 m²) for applying ``model``, and
+    a sentence saying where it comes from: the 1st percentile of the model's training TS
+    values (``training_ts_db`` in its file), rounded down to a whole dB, so that the
+    detection keeps the weak end of the population the model knows. None for a model
+    without that record (files written before it existed; see
+    ``scripts/add_training_ts.py``)."""
+    summary = getattr(model, "training_ts", None) or {}
+    value = summary.get(THRESHOLD_PERCENTILE)
+    if value is None or not np.isfinite(value):
+        return None
+    threshold = float(np.floor(value))
+    why = (
+        f"{threshold:g} dB, from the model's training spectra (1 % of their TS values lie "
+        f"below {value:.1f} dB; range {summary.get('min', np.nan):.0f} to "
+        f"{summary.get('max', np.nan):.0f} dB)"
+    )
+    return threshold, why
+
 
 def _khz_range(f: np.ndarray) -> str:
     return f"{f.min() / 1e3:g}-{f.max() / 1e3:g} kHz ({f.size} points)"

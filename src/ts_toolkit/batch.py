@@ -121,8 +121,11 @@ def _key(path: Path) -> str:
 def process_file(
     path: str, model_path: str, options: dict[str, Any]
 ) -> tuple[FileOutcome, xr.Dataset | None]:
-    """Extract, classify and return one file's targets (runs on a dask worker)."""
-    from .apply import predict_spectra
+    """Extract, classify and return one file's targets (runs on a dask worker).
+
+    Without ``min_ts`` among the source options, the detection threshold is the model's
+    (:func:`ts_toolkit.apply.model_detection_threshold`) when its file records one."""
+    from .apply import model_detection_threshold, predict_spectra
     from .modelfile import load_model
     from .plugins import source_for
 
@@ -130,7 +133,11 @@ def process_file(
     size = os.path.getsize(path) if os.path.exists(path) else 0
     try:
         model = load_model(model_path)
-        spectra = source_for(path).open(path, **options.get("source", {}))
+        source_options = dict(options.get("source", {}))
+        threshold = model_detection_threshold(model)
+        if "min_ts" not in source_options and threshold is not None:
+            source_options["min_ts"] = threshold[0]
+        spectra = source_for(path).open(path, **source_options)
         if spectra.sizes.get("target", 0) == 0:  # empty water is a result, not a failure
             reason = "no single targets detected"
             return FileOutcome(path, "ok", reason, 0, time.perf_counter() - t0, size), None

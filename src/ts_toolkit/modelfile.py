@@ -6,8 +6,10 @@ Contents:
   ``plugin`` name, the frequency grid (``frequency_hz``), the per-frequency normalisation
   (``features``: mean/std in dB), the target normalisation (``targets``), ``target_names``
   and ``kinds``, the train/validation/test ``split`` (indices, seed, data fingerprint),
-  the plugin's ``settings``, ``training`` details, library ``versions``, creation time,
-  and the SHA-256 of every weights file.
+  the plugin's ``settings``, ``training`` details, ``training_ts_db`` (the range of the
+  training TS values: min, max, percentiles; absent in files written before 2026-12-07,
+  see :func:`update_metadata`), library ``versions``, creation time, and the SHA-256 of
+  every weights file.
 - ``weights/<name>``: the fitted state as the plugin exported it — torch ``state_dict``
   files (loaded with ``weights_only=True``) or skops files (loaded with an explicit list
   of trusted types). Nothing is ever unpickled.
@@ -77,9 +79,14 @@ def save_model(model: Any, path: str | Path) -> Path:
     meta["created"] = now_iso()
     meta["versions"] = library_versions()
     meta["weights"] = {name: _sha256(data) for name, data in files.items()}
+    return _write(Path(path), meta, files)
+
+
+def _write(out: Path, meta: Mapping[str, Any], files: Mapping[str, bytes]) -> Path:
+    """Write a model file (metadata and weight blobs) to ``out`` atomically (a temporary
+    name beside it, then renamed: an interrupted write never leaves half a file)."""
     from .outputs import atomic_output
 
-    out = Path(path)
     try:
         with atomic_output(out) as tmp:
             with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -164,6 +171,21 @@ def read_model_file(path: str | Path) -> tuple[dict[str, Any], dict[str, bytes]]
                 )
             files[name] = data
     return meta, files
+
+
+def update_metadata(path: str | Path, updates: Mapping[str, Any]) -> Path:
+    """Add or replace top-level metadata fields of an existing model file; the weights
+    are copied unchanged (and checked against their SHA-256 first). Core fields
+    (:data:`REQUIRED_KEYS`, ``format``, ``format_version``) cannot be changed this way.
+    Written atomically, like :func:`save_model`."""
+    protected = set(REQUIRED_KEYS) | {"format", "format_version"}
+    bad = sorted(set(updates) & protected)
+    if bad:
+        raise TsToolkitError(f"cannot change model-file fields {bad} in place")
+    p = Path(path)
+    meta, files = read_model_file(p)
+    meta.update(updates)
+    return _write(p, meta, files)
 
 
 BUNDLED_MODEL = "default.tsm"

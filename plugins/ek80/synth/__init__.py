@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from ..environment import Environment
 from .echo import EchoTarget, channel_ping
+from .seabed import Seabed, seabed_echoes
 from .settings import (
     SURVEY_WATER,
     TRANSDUCERS,
@@ -37,12 +38,14 @@ __all__ = [
     "EchoTarget",
     "Environment",
     "Survey",
+    "Seabed",
     "SurveySettings",
     "SyntheticTarget",
     "TransducerModel",
     "channel_ping",
     "default_channels",
     "make_survey",
+    "seabed_echoes",
     "transducer",
     "truth_dataset",
     "write_raw",

@@ -39,6 +39,7 @@ from ..filters import FilterStage
 from . import raw_format as rf
 from .config_xml import configuration_xml, environment_xml, parameter_xml
 from .echo import PHASES, EchoTarget, channel_ping
+from .seabed import Seabed, seabed_echoes
 from .settings import SURVEY_WATER, ChannelSettings, SurveySettings, default_channels
 from .transmit import design_stages
 
@@ -82,6 +83,7 @@ class Survey:
     simulator: str | None = None
     phase: str = "zero"
     notes: dict[str, Any] = field(default_factory=dict)
+    seabed: Seabed | None = None
 
     def __post_init__(self) -> None:
         if self.n_pings < 1:
@@ -95,6 +97,7 @@ class Survey:
                 raise InvalidParameterError(
                     f"target range {t.range:g} m outside (0, {self.settings.max_range:g}) m"
                 )
+        _check_seabed(self)
 
     def ping_time(self, ping: int) -> datetime:
         """Time (UTC) of ping ``ping``: pings start one interval after the file start."""
@@ -104,6 +107,31 @@ class Survey:
         """Samples recorded per ping on ``ch`` (to ``max_range``)."""
         c = self.settings.environment.c
         return int(np.ceil(2.0 * self.settings.max_range / (c * ch.sample_interval)))
+
+
+def _check_seabed(survey: Survey) -> None:
+    """The seabed, if any, lies inside the recorded range and below every target."""
+    bed = survey.seabed
+    if bed is None:
+        return
+    if bed.range >= survey.settings.max_range:
+        raise InvalidParameterError(
+            f"seabed at {bed.range:g} m is beyond the recorded range "
+            f"{survey.settings.max_range:g} m"
+        )
+    deepest = max((t.range for t in survey.targets), default=0.0)
+    if deepest >= bed.range:
+        raise InvalidParameterError(
+            f"a target at {deepest:g} m is at or below the seabed ({bed.range:g} m)"
+        )
+
+
+def ping_echoes(survey: Survey, ping: int) -> list[EchoTarget]:
+    """The echoes of ping ``ping``: its targets and, if the survey has one, the seabed."""
+    echoes = [t.echo() for t in survey.targets if t.ping == ping]
+    if survey.seabed is not None:
+        echoes += seabed_echoes(survey.seabed, survey.seed, ping)
+    return echoes
 
 
 def _spawned(seed: int, n: int) -> list[np.random.Generator]:
@@ -216,22 +244,32 @@ def make_survey(
     start_time: datetime = DEFAULT_START,
     ping_interval: float = 1.0,
     progress: Callable[[int], None] | None = None,
+    seabed: Seabed | None = None,
 ) -> Survey:
     """Draw ``n_targets`` from ``space`` (default: the paper's Table I, split over gas and
     liquid) with ``seed``, simulate their TS(f) with ``simulator`` on a ``ts_step`` (Hz)
     grid over the channels' bands, and place them in ``n_pings`` pings (default: one target
     per ping) at ranges in [``min_range``, ``max_range``] (m) and angles within
     ``max_angle`` (deg). Samples are recorded to ``record_range`` (m; default
-    ``max_range`` + 3 m)."""
+    ``max_range`` + 3 m, and at least 3 m beyond the ``seabed`` if one is given)."""
     from ts_toolkit.parameters import sample_parameters, table1_space
 
     if n_targets < 1:
         raise InvalidParameterError(f"--targets must be at least 1, got {n_targets}")
     chans = default_channels(channels) if isinstance(channels, str) else tuple(channels)
+    if seabed is not None and seabed.range <= max_range:
+        raise InvalidParameterError(
+            f"the seabed ({seabed.range:g} m) must lie beyond the farthest target range "
+            f"({max_range:g} m)"
+        )
+    if record_range is None:
+        record_range = max_range + 3.0
+        if seabed is not None:
+            record_range = max(record_range, seabed.range + 3.0)
     settings = SurveySettings(
         chans,
         environment or SURVEY_WATER,
-        max_range=record_range or max_range + 3.0,
+        max_range=record_range,
         ping_interval=ping_interval,
         noise_db=noise_db,
     )
@@ -267,8 +305,18 @@ def make_survey(
         "max_range_m": max_range,
         "max_angle_deg": max_angle,
     }
+    if seabed is not None:
+        notes["seabed"] = seabed.as_dict()
     return Survey(
-        settings, [targets[i] for i in order], n_pings, seed, start_time, simulator, phase, notes
+        settings,
+        [targets[i] for i in order],
+        n_pings,
+        seed,
+        start_time,
+        simulator,
+        phase,
+        notes,
+        seabed,
     )
 
 
@@ -312,7 +360,7 @@ def write_raw(
                 when = survey.ping_time(p)
                 fh.write(rf.nmea_datagram(when, _gga(when, p)))
                 fh.write(rf.mru_datagram(when, heading=90.0))
-                echoes = [t.echo() for t in survey.targets if t.ping == p]
+                echoes = ping_echoes(survey, p)
                 for ch, rng in zip(s.channels, noise_rngs):
                     samples = channel_ping(
                         ch,

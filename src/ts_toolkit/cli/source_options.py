@@ -19,7 +19,8 @@ MinTs = Annotated[
     typer.Option(
         "--min-ts",
         help="Minimum target strength at the centre frequency, dB re 1 m² (shortcut of "
-        "-O min_ts=...).",
+        "-O min_ts=...; default: the source's for extract, the model's for predict and "
+        "batch: the 1st percentile of its training TS values).",
         rich_help_panel=PANEL,
     ),
 ]

@@ -100,6 +100,21 @@ def _print_table(rows: list[dict], title: str, limit: int = 50) -> None:
         console.print(f"... {len(rows) - limit} more rows in the output file")
 
 
+def _model_min_ts(model: object) -> float:
+    """The detection threshold ``predict`` uses without ``--min-ts`` (printed)."""
+    from ..apply import model_detection_threshold
+
+    found = model_detection_threshold(model)
+    if found is None:
+        console.print(
+            "detection threshold -50 dB (the model file records no training TS range; "
+            "give --min-ts, or add the range with scripts/add_training_ts.py)"
+        )
+        return -50.0
+    console.print(f"detection threshold {found[1]}")
+    return found[0]
+
+
 @app.command("predict")
 def predict_command(
     path: Annotated[Path, typer.Argument(help="Data file (any format an installed source reads).")],
@@ -156,6 +171,8 @@ def predict_command(
             raise InputFileError(f"--out {out}: unknown format {out.suffix!r}; use .nc or .csv")
     options = source_options(option, min_ts, min_range, max_range, channel)
     loaded = load_model(model)
+    if "min_ts" not in options:
+        options["min_ts"] = _model_min_ts(loaded)
     spectra = _extract(path, options)
     n = int(spectra.sizes["target"])
     if n == 0:

@@ -28,6 +28,25 @@ from .split import Split
 if TYPE_CHECKING:
     import xarray as xr
 
+#: Percentiles of the training TS values a model file records (``training_ts_db``).
+TS_PERCENTILES: tuple[int, ...] = (1, 5, 50, 95, 99)
+
+
+def training_ts_range(ts: np.ndarray) -> dict[str, float]:
+    """Summary of the finite values of training spectra ``ts`` (dB re 1 m²): ``min``,
+    ``max``, percentiles ``p01`` ... ``p99`` (:data:`TS_PERCENTILES`) and ``n_values``.
+    Stored in model files as ``training_ts_db``; an application derives its default
+    detection threshold from it (:func:`ts_toolkit.apply.model_detection_threshold`)."""
+    v = np.asarray(ts, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return {}
+    pct = np.percentile(v, TS_PERCENTILES)
+    out = {"min": round(float(v.min()), 3), "max": round(float(v.max()), 3)}
+    out.update({f"p{q:02d}": round(float(x), 3) for q, x in zip(TS_PERCENTILES, pct, strict=True)})
+    out["n_values"] = int(v.size)
+    return out
+
 
 class SpectraLearner:
     """Base class of every Classifier plugin (see :mod:`ts_toolkit.learn`).
@@ -52,6 +71,7 @@ class SpectraLearner:
         self.targets: TargetScaler | None = None
         self.split: Split | None = None
         self.training: dict[str, Any] = {}
+        self.training_ts: dict[str, float] = {}
 
     # -- hooks a plugin implements -----------------------------------------------------
     def _fit(self, train: LearnArrays, validation: LearnArrays | None) -> dict[str, Any]:
@@ -108,6 +128,7 @@ class SpectraLearner:
         if keep.sum() < 2:
             raise SpectraValidationError("training data needs at least 2 measured spectra")
         self.frequency = np.asarray(train["frequency"].values, dtype=np.float64)
+        self.training_ts = training_ts_range(ts[keep])
         self.features = FeatureScaler.fit(ts[keep])
         self.targets = TargetScaler.fit(target_array(train, "training data")[keep])
         tr = self.arrays(train, "training data")
@@ -207,6 +228,7 @@ class SpectraLearner:
             "settings": self.saved_settings(),
             "split": self.split.to_dict() if self.split is not None else None,
             "training": self.training,
+            "training_ts_db": self.training_ts,
         }
 
     def restore(self, meta: Mapping[str, Any], files: Mapping[str, bytes]) -> None:
@@ -216,6 +238,7 @@ class SpectraLearner:
         self.targets = TargetScaler.from_dict(meta["targets"])
         self.split = Split.from_dict(meta["split"]) if meta.get("split") else None
         self.training = dict(meta.get("training") or {})
+        self.training_ts = dict(meta.get("training_ts_db") or {})  # absent in older files
         self._import_weights(files)
 
     def save(self, path: str | Path) -> None:
