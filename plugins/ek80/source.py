@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from ts_toolkit.errors import InputFileError, InvalidParameterError
+from ts_toolkit.spectra import to_attr
 
-from .datagrams import check_framing, is_ek80
+from .datagrams import is_ek80
+from .salvage import readable_file, relabel
 
 if TYPE_CHECKING:
     from .core import TsfSettings
@@ -62,17 +64,33 @@ class Ek80Source:
         ``range_tolerance`` (m, default 0.1), ``open_kwargs`` (dict for
         ``echopype.open_raw``).
         """
-        from .core import PingResult, Replica, process_ping
-        from .merge import merge_targets
-        from .reader import iter_fm_pings
-
         p = Path(path)
         if not p.is_file():
             raise InputFileError(f"file not found: {p}")
         if not is_ek80(p):
             raise InputFileError(f"{p} is not an EK80 .raw file (no XML0 datagram first)")
-        check_framing(p)
         det, tsf, rest = split_options(dict(options))
+        with readable_file(p) as (readable, plan):
+            try:
+                ds = self._extract(readable, det, tsf, rest)
+            except InputFileError as exc:
+                raise relabel(exc, readable, p, plan) from exc
+        warning = plan.warning()
+        ds.attrs["source_file"] = str(p)
+        ds.attrs["warnings"] = to_attr([warning] if warning else [])
+        ds.attrs["pings_read"] = plan.kept_pings
+        ds.attrs["pings_dropped"] = len(plan.incomplete)
+        ds.attrs["bytes_unreadable"] = plan.bytes_lost
+        return ds
+
+    def _extract(
+        self, p: Path, det: DetectionSettings, tsf: TsfSettings, rest: dict[str, Any]
+    ) -> Any:
+        """The spectra Dataset of the (intact) file ``p``."""
+        from .core import PingResult, Replica, process_ping
+        from .merge import merge_targets
+        from .reader import iter_fm_pings
+
         single_beam = bool(rest.get("single_beam", False))
         info: dict[str, Any] = {}
         skipped: set[str] = set()

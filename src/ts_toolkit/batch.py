@@ -18,7 +18,7 @@ import os
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ class FileOutcome:
     n_targets: int
     seconds: float
     size_bytes: int
+    warnings: list[str] = field(default_factory=list)  # e.g. pings dropped from a damaged file
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, indent=1)
@@ -98,15 +99,17 @@ def process_file(
     from .apply import predict_spectra
     from .modelfile import load_model
     from .plugins import source_for
+    from .spectra import input_warnings
 
     t0 = time.perf_counter()
     size = os.path.getsize(path) if os.path.exists(path) else 0
     try:
         model = load_model(model_path)
         spectra = source_for(path).open(path, **options.get("source", {}))
+        warns = input_warnings(spectra)
         if spectra.sizes.get("target", 0) == 0:  # empty water is a result, not a failure
             reason = "no single targets detected"
-            return FileOutcome(path, "ok", reason, 0, time.perf_counter() - t0, size), None
+            return FileOutcome(path, "ok", reason, 0, time.perf_counter() - t0, size, warns), None
         result = predict_spectra(model, spectra, allow_partial=options.get("allow_partial", False))
     except TsToolkitError as exc:
         reason = " ".join(str(exc).split())
@@ -115,7 +118,7 @@ def process_file(
         reason = "unexpected error: " + "".join(traceback.format_exception_only(exc)).strip()
         return FileOutcome(path, "failed", reason, 0, time.perf_counter() - t0, size), None
     n = int(result.sizes["target"])
-    return FileOutcome(path, "ok", "", n, time.perf_counter() - t0, size), result
+    return FileOutcome(path, "ok", "", n, time.perf_counter() - t0, size, warns), result
 
 
 class WorkStore:
@@ -225,6 +228,8 @@ def combine(files: list[Path], store: WorkStore, out: Path, model_path: str) -> 
         if dp.exists() and (s := store.load_status(p)) is not None and s.status == "ok":
             parts.append(read_spectra(dp))
     status_rows = [store.load_status(p).__dict__ for p in files if store.load_status(p)]
+    warnings = [w for r in status_rows for w in r["warnings"]]
+    status_rows = [{**r, "warnings": " | ".join(r["warnings"])} for r in status_rows]
     pd.DataFrame(status_rows).to_csv(out.with_name(out.stem + "-files.csv"), index=False)
     if parts:
         ds = xr.concat(
@@ -238,6 +243,7 @@ def combine(files: list[Path], store: WorkStore, out: Path, model_path: str) -> 
         model=model_path,
         n_files=len(files),
         n_failed_files=sum(r["status"] != "ok" for r in status_rows),
+        warnings=warnings,
     )
     attrs["date_created"] = now_iso()
     if ds is not None:

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ..cli import app, console, require_file
+from ..cli import app, console, err_console, require_file
 from ..errors import InputFileError, TsToolkitError
 
 DEFAULT_MODEL = "default.tsm"
@@ -67,7 +67,17 @@ def extract_spectra(raw: Path, options: dict[str, Any]) -> Any:
     from ..plugins import source_for
 
     require_file(raw)
-    return source_for(raw).open(raw, **options)
+    spectra = source_for(raw).open(raw, **options)
+    print_input_warnings(spectra)
+    return spectra
+
+
+def print_input_warnings(spectra: Any) -> None:
+    """One ``warning: …`` line on stderr per warning the source recorded (a damaged file)."""
+    from ..spectra import input_warnings
+
+    for message in input_warnings(spectra):
+        err_console.print(f"warning: {message}", markup=False, highlight=False, soft_wrap=True)
 
 
 MinTs = Annotated[

@@ -96,6 +96,9 @@ def batch_command(
         )
     text = write_report(report)
     console.print(text, markup=False, highlight=False)
+    for outcome in report.outcomes:
+        for message in outcome.warnings:
+            err_console.print(f"warning: {message}", markup=False, highlight=False, soft_wrap=True)
     if report.failed:
         err_console.print(
             f"completed with failures: {len(report.failed)} of "
