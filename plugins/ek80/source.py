@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from ts_toolkit.errors import InputFileError, InvalidParameterError
-from ts_toolkit.spectra import to_attr
 
 from .datagrams import is_ek80
 from .salvage import readable_file, relabel
@@ -69,6 +68,8 @@ class Ek80Source:
             raise InputFileError(f"file not found: {p}")
         if not is_ek80(p):
             raise InputFileError(f"{p} is not an EK80 .raw file (no XML0 datagram first)")
+        from ts_toolkit.spectra import to_attr
+
         det, tsf, rest = split_options(dict(options))
         with readable_file(p) as (readable, plan):
             try:

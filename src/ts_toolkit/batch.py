@@ -18,6 +18,7 @@ import os
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ import xarray as xr
 
 from .cluster import dask_client
 from .errors import InputFileError, TsToolkitError
+from .locks import holds_output_lock
 from .spectra import now_iso, provenance, read_spectra, write_spectra
 
 RAW_SUFFIXES = (".raw",)
@@ -176,6 +178,7 @@ def _run(
             yield p, outcome, data
 
 
+@holds_output_lock("out")  # a second run on the same output is refused
 def run_batch(
     inputs: Iterable[str | Path],
     model_path: str | Path,
@@ -203,13 +206,13 @@ def run_batch(
             todo.append(p)
     t0 = time.perf_counter()
     done = 0
-    for p, outcome, data in _run(
-        todo, model_path, options or {}, scheduler, workers or os.cpu_count() or 1
-    ):
-        store.save(p, outcome, data)
-        done += 1
-        if on_file is not None:
-            on_file(outcome, done, len(todo))
+    results = _run(todo, model_path, options or {}, scheduler, workers or os.cpu_count() or 1)
+    with closing(results):  # an interrupt stops the workers at once
+        for p, outcome, data in results:
+            store.save(p, outcome, data)
+            done += 1
+            if on_file is not None:
+                on_file(outcome, done, len(todo))
     outcomes = [store.load_status(p) for p in files]
     report = BatchReport(
         out, [o for o in outcomes if o is not None], skipped, time.perf_counter() - t0

@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 
 from . import __version__
-from .errors import InputFileError, TsToolkitError
+from .errors import InputFileError, Interrupted, TsToolkitError
 from .signals import handle_interrupts
 
 app = typer.Typer(
@@ -120,6 +120,10 @@ def main() -> None:
         message = " ".join(str(exc).split())
         err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(EXIT_USER_ERROR)
+    except Interrupted as exc:  # a command saying what it kept
+        message = " ".join(str(exc).split()) or "interrupted"
+        err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(EXIT_INTERRUPTED)
     except KeyboardInterrupt:
         err_console.print("error: interrupted", markup=False, highlight=False)
         sys.exit(EXIT_INTERRUPTED)

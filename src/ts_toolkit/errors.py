@@ -29,3 +29,12 @@ class InputFileError(TsToolkitError, OSError):
 
 class ModelMismatchError(TsToolkitError, ValueError):
     """A trained model does not fit the data it is applied to (e.g. frequency grid)."""
+
+
+class OutputBusyError(TsToolkitError):
+    """Another run is writing the same output (its lock file is held)."""
+
+
+class Interrupted(Exception):  # noqa: N818 - reads as what happened
+    """Work stopped by Ctrl-C or SIGTERM: not a user error. The CLI prints ``error:`` and the
+    message (which says what was kept) and exits with status 130."""

@@ -17,6 +17,7 @@ import time
 import traceback
 import warnings
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ import numpy as np
 
 from .cluster import dask_client
 from .errors import InvalidParameterError, TsToolkitError
+from .locks import holds_output_lock
 from .parameters import ParameterSpace, sample_parameters
 from .plugins import get_simulator
 from .signals import interrupt_from_error
@@ -186,6 +188,7 @@ def _run_dask(
                 yield index, s, None, "".join(traceback.format_exception_only(exc)).strip()
 
 
+@holds_output_lock("out")  # a second run on the same output is refused
 def simulate(
     space: ParameterSpace,
     out: str | Path,
@@ -242,12 +245,15 @@ def simulate(
         results = _run_synchronous(todo, run_local)
     else:
         results = _run_dask(todo, submit_args, scheduler, workers)
-    with _progress(
-        progress,
-        total=n,
-        done=sum(s.stop - s.start for s in slices) - sum(s.stop - s.start for _, s in todo),
-        label=f"simulating with {sim.name}",
-    ) as advance:
+    with (
+        closing(results),
+        _progress(
+            progress,
+            total=n,
+            done=sum(s.stop - s.start for s in slices) - sum(s.stop - s.start for _, s in todo),
+            label=f"simulating with {sim.name}",
+        ) as advance,
+    ):
         for index, s, result, error in results:
             if result is not None:
                 store.save(result)

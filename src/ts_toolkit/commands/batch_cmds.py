@@ -54,7 +54,10 @@ def batch_command(
     if not resume:
         import shutil
 
-        shutil.rmtree(WorkStore(out).dir, ignore_errors=True)
+        from ..locks import output_lock
+
+        with output_lock(out):  # never under a run that is using it
+            shutil.rmtree(WorkStore(out).dir, ignore_errors=True)
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,

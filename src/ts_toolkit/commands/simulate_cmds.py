@@ -9,7 +9,7 @@ import numpy as np
 import typer
 
 from ..cli import app, console, err_console, require_file
-from ..errors import TsToolkitError
+from ..errors import Interrupted, TsToolkitError
 
 
 @app.command("simulate")
@@ -63,8 +63,8 @@ def simulate_command(
             workers=workers,
             overwrite=overwrite,
         )
-    except KeyboardInterrupt:
-        raise TsToolkitError(
+    except KeyboardInterrupt:  # exit status 130 (cli.main), saying how to resume
+        raise Interrupted(
             "interrupted; finished chunks are kept - re-run the same command to resume"
         ) from None
     plural = "" if report.workers == 1 else "s"
