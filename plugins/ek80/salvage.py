@@ -5,7 +5,7 @@ a corrupt stretch in the middle. echopype rejects the first whole and reads the 
 wrongly, and a file cut exactly between two datagrams of one ping gives that ping without
 some of its channels (its targets then lose those channels' bands). :func:`plan_salvage`
 decides, from the datagram walk (:func:`~.datagrams.scan_datagrams`), which pings are
-complete; :func:`readable_file` gives echopype a file with only those.
+complete; :func:`~.pieces.readable_parts` gives echopype files with only those.
 
 Rules:
 
@@ -24,18 +24,12 @@ Rules:
 from __future__ import annotations
 
 import bisect
-import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ts_toolkit.errors import InputFileError
 
-from .datagrams import Frame, Scan, scan_datagrams
-
-COPY_BLOCK = 8 << 20  # bytes per read when writing the readable copy
+from .datagrams import Frame, Scan
 
 
 @dataclass
@@ -154,67 +148,6 @@ def _ping_together(
     return any(chs == channels for chs in usable.values()) and all(
         usable[t] == channels for t in away
     )
-
-
-def write_kept(plan: SalvagePlan, out: Path) -> None:
-    """Write the kept datagrams of ``plan`` (byte for byte, in order) to ``out``."""
-    with open(plan.scan.path, "rb") as src, open(out, "wb") as dst:
-        for start, end in _runs(plan.keep):
-            src.seek(start)
-            left = end - start
-            while left > 0:
-                block = src.read(min(COPY_BLOCK, left))
-                if not block:
-                    raise InputFileError(f"{plan.scan.path} changed while being read")
-                dst.write(block)
-                left -= len(block)
-
-
-def _runs(frames: list[Frame]) -> Iterator[tuple[int, int]]:
-    """Contiguous byte ranges covered by ``frames`` (in file order)."""
-    start = end = -1
-    for f in frames:
-        if f.offset != end:
-            if end > start:
-                yield start, end
-            start = f.offset
-        end = f.end
-    if end > start:
-        yield start, end
-
-
-@contextmanager
-def readable_file(path: str | Path) -> Iterator[tuple[Path, SalvagePlan]]:
-    """``(file echopype can read, plan)``: ``path`` itself when intact, else a temporary
-    copy with only the complete pings (removed on exit).
-
-    Raises :class:`InputFileError` when no complete ping is left."""
-    p = Path(path)
-    plan = plan_salvage(scan_datagrams(p))
-    if plan.n_pings == 0:
-        damage = f" ({plan.warning()})" if plan.damaged else ""
-        raise InputFileError(f"no pings in EK80 file {p}: it has no RAW3 (sample) datagram{damage}")
-    if not plan.damaged:
-        yield p, plan
-        return
-    if plan.kept_pings == 0:
-        raise InputFileError(
-            f"corrupt or truncated EK80 file {p}: no complete ping ({plan.describe_damage()}; "
-            f"{plan.bytes_lost:,} bytes unreadable)"
-        )
-    folder = tempfile.mkdtemp(prefix="ts-toolkit-salvage-")
-    try:
-        copy = Path(folder) / p.name
-        try:
-            write_kept(plan, copy)
-        except OSError as exc:
-            raise InputFileError(
-                f"cannot write a readable copy of damaged file {p} in {folder}: "
-                f"{exc.strerror or exc} (set TMPDIR to a folder with space)"
-            ) from exc
-        yield copy, plan
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def relabel(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -11,7 +12,8 @@ import numpy as np
 from ts_toolkit.errors import InputFileError, InvalidParameterError
 
 from .datagrams import is_ek80
-from .salvage import readable_file, relabel
+from .pieces import readable_parts
+from .salvage import SalvagePlan, relabel
 
 if TYPE_CHECKING:
     from .core import TsfSettings
@@ -71,13 +73,9 @@ class Ek80Source:
         from ts_toolkit.spectra import to_attr
 
         det, tsf, rest = split_options(dict(options))
-        with readable_file(p) as (readable, plan):
-            try:
-                ds = self._extract(readable, det, tsf, rest)
-            except InputFileError as exc:
-                raise relabel(exc, readable, p, plan) from exc
+        with readable_parts(p) as (parts, plan):
+            ds = self._extract(p, parts, plan, det, tsf, rest)
         warning = plan.warning()
-        ds.attrs["source_file"] = str(p)
         ds.attrs["warnings"] = to_attr([warning] if warning else [])
         ds.attrs["pings_read"] = plan.kept_pings
         ds.attrs["pings_dropped"] = len(plan.incomplete)
@@ -85,12 +83,19 @@ class Ek80Source:
         return ds
 
     def _extract(
-        self, p: Path, det: DetectionSettings, tsf: TsfSettings, rest: dict[str, Any]
+        self,
+        p: Path,
+        parts: Iterator[Path],
+        plan: SalvagePlan,
+        det: DetectionSettings,
+        tsf: TsfSettings,
+        rest: dict[str, Any],
     ) -> Any:
-        """The spectra Dataset of the (intact) file ``p``."""
+        """The spectra Dataset of file ``p`` read as ``parts`` (see :mod:`.pieces`): the
+        same targets, in the same order, as from one read of the whole file."""
         from .core import PingResult, Replica, process_ping
         from .merge import merge_targets
-        from .reader import iter_fm_pings
+        from .reader import NoFmDataError, iter_fm_pings
 
         single_beam = bool(rest.get("single_beam", False))
         info: dict[str, Any] = {}
@@ -100,41 +105,59 @@ class Ek80Source:
         replicas: dict[tuple[Any, ...], Replica] = {}
         counts: dict[str, int] = {}
         used: set[str] = set()
-        for ping in iter_fm_pings(
-            p, info, rest.get("channels"), **dict(rest.get("open_kwargs") or {})
-        ):
-            if not single_beam and (ping.beam_type == 0 or ping.n_sectors < 3):
-                skipped.add(ping.channel)
-                continue
-            used.add(ping.channel)
-            key = (
-                ping.channel,
-                ping.f_start,
-                ping.f_stop,
-                ping.duration,
-                ping.slope,
-                ping.sample_interval,
-            )
+        rank: dict[str, int] = {}  # channels in the order the reader gives them
+        no_fm: list[InputFileError] = []
+        n_parts = 0
+        for part in parts:
+            n_parts += 1
             try:
-                if key not in replicas:
-                    replicas[key] = Replica.build(ping)
-                result: PingResult = process_ping(ping, det, tsf, replicas[key])
-            except (ValueError, IndexError) as exc:
-                raise InputFileError(
-                    f"{p}: channel {ping.channel}, ping {ping.ping_time}: cannot process: {exc}"
-                ) from exc
-            grids.append(result.frequency)
-            for k, v in result.counts.items():
-                counts[k] = counts.get(k, 0) + v
-            for t in result.targets:
-                t.update(channel=ping.channel, ping_time=ping.ping_time, frequency=result.frequency)
-                targets.append(t)
+                pings = iter_fm_pings(
+                    part, info, rest.get("channels"), **dict(rest.get("open_kwargs") or {})
+                )
+                for ping in pings:
+                    rank.setdefault(ping.channel, len(rank))
+                    if not single_beam and (ping.beam_type == 0 or ping.n_sectors < 3):
+                        skipped.add(ping.channel)
+                        continue
+                    used.add(ping.channel)
+                    key = (
+                        ping.channel,
+                        ping.f_start,
+                        ping.f_stop,
+                        ping.duration,
+                        ping.slope,
+                        ping.sample_interval,
+                    )
+                    try:
+                        if key not in replicas:
+                            replicas[key] = Replica.build(ping)
+                        result: PingResult = process_ping(ping, det, tsf, replicas[key])
+                    except (ValueError, IndexError) as exc:
+                        raise InputFileError(
+                            f"{p}: channel {ping.channel}, ping {ping.ping_time}: "
+                            f"cannot process: {exc}"
+                        ) from exc
+                    grids.append(result.frequency)
+                    for k, v in result.counts.items():
+                        counts[k] = counts.get(k, 0) + v
+                    for t in result.targets:
+                        t.update(channel=ping.channel, ping_time=ping.ping_time)
+                        t["frequency"] = result.frequency
+                        targets.append(t)
+            except NoFmDataError as exc:  # this part has none; another may
+                no_fm.append(relabel(exc, part, p, plan))
+            except InputFileError as exc:
+                raise relabel(exc, part, p, plan) from exc
+        if no_fm and len(no_fm) == n_parts:
+            raise no_fm[0]
         if not used:
             raise InputFileError(
                 f"no split-beam FM channels in {p} (single-beam FM channels: "
                 f"{', '.join(sorted(skipped))}; use single_beam=True to extract them "
                 "without beam compensation)"
             )
+        # one part reads channel after channel; parts read ping after ping: channels first
+        targets.sort(key=lambda t: rank[t["channel"]])
         info["channels"] = {k: v for k, v in info["channels"].items() if k in used}
         if rest.get("merge", True):
             targets = merge_targets(targets, float(rest.get("range_tolerance", 0.1)))

@@ -30,6 +30,7 @@ from .cluster import dask_client
 from .errors import InputFileError, TsToolkitError
 from .locks import holds_output_lock
 from .spectra import now_iso, provenance, read_spectra, write_spectra
+from .workercache import ModelRef, cached_model
 
 RAW_SUFFIXES = (".raw",)
 
@@ -95,18 +96,18 @@ def _key(path: Path) -> str:
 
 
 def process_file(
-    path: str, model_path: str, options: dict[str, Any]
+    path: str, model_path: str | ModelRef, options: dict[str, Any]
 ) -> tuple[FileOutcome, xr.Dataset | None]:
-    """Extract, classify and return one file's targets (runs on a dask worker)."""
+    """Extract, classify and return one file's targets (runs on a dask worker; the model
+    is loaded once per worker process, see :mod:`.workercache`)."""
     from .apply import predict_spectra
-    from .modelfile import load_model
     from .plugins import source_for
     from .spectra import input_warnings
 
     t0 = time.perf_counter()
     size = os.path.getsize(path) if os.path.exists(path) else 0
     try:
-        model = load_model(model_path)
+        model = cached_model(model_path)
         spectra = source_for(path).open(path, **options.get("source", {}))
         warns = input_warnings(spectra)
         if spectra.sizes.get("target", 0) == 0:  # empty water is a result, not a failure
@@ -162,9 +163,9 @@ def _run(
     from distributed import as_completed
 
     with dask_client(scheduler, workers) as client:
-        futures = {
-            client.submit(process_file, str(p), model_path, options, pure=False): p for p in tasks
-        }
+        # the model's bytes go to every worker once; each loads it once (workercache)
+        ref = client.scatter(ModelRef.from_path(model_path, embed=True), broadcast=True)
+        futures = {client.submit(process_file, str(p), ref, options, pure=False): p for p in tasks}
         for fut in as_completed(futures):
             p = futures[fut]
             if fut.status == "finished":
@@ -190,11 +191,9 @@ def run_batch(
     on_file: Callable[[FileOutcome, int, int], None] | None = None,
 ) -> BatchReport:
     """Process every input file, then combine the results into ``out`` and a CSV summary."""
-    from .modelfile import load_model
-
     out = Path(out)
-    model_path = str(Path(model_path))
-    load_model(model_path)  # a bad model is a user error before any work starts
+    cached_model(model_path)  # a bad model is a user error before any work starts
+    model_path = str(Path(model_path).absolute())  # workers may run in other folders
     files = collect_inputs(inputs)
     store = WorkStore(out)
     todo, skipped = [], 0

@@ -6,8 +6,12 @@ import contextlib
 import logging
 import os
 import signal
+import socket
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from .errors import TsToolkitError
@@ -71,3 +75,74 @@ def stop_local_workers(cluster: Any) -> None:
         nanny.status = Status.closing_gracefully  # a dead worker is not restarted
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free on ``host`` now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _dask_command() -> list[str]:
+    script = Path(sys.executable).with_name("dask")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "dask"]
+
+
+@contextmanager
+def localhost_cluster(
+    n_workers: int = 2,
+    nthreads: int = 1,
+    memory_limit: str = "auto",
+    cwd: str | Path | None = None,
+    timeout: float = 90.0,
+) -> Iterator[str]:
+    """A real ``dask scheduler`` and ``n_workers`` ``dask worker`` processes on this machine
+    (ports chosen free), as on a cluster; yields the scheduler's ``tcp://`` address and
+    stops them on exit. For tests and benchmarks; ``cwd`` is the workers' folder."""
+    import subprocess
+
+    host = "127.0.0.1"
+    address = f"tcp://{host}:{free_port(host)}"
+    dask = _dask_command()
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    procs = [
+        subprocess.Popen(
+            [*dask, "scheduler", "--host", host, "--port", address.rsplit(":", 1)[1]]
+            + ["--no-dashboard"],
+            **quiet,
+        )
+    ]
+    try:
+        for i in range(n_workers):
+            procs.append(
+                subprocess.Popen(
+                    [*dask, "worker", address, "--nthreads", str(nthreads), "--nworkers", "1"]
+                    + ["--memory-limit", memory_limit, "--no-dashboard", "--name", f"w{i}"],
+                    cwd=cwd,
+                    **quiet,
+                )
+            )
+        from distributed import Client
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with Client(address, timeout="5s") as client:
+                    client.wait_for_workers(n_workers, timeout=max(deadline - time.monotonic(), 1))
+                break
+            except OSError:
+                if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+                    raise TsToolkitError(f"the dask cluster at {address} did not start") from None
+                time.sleep(0.5)
+        yield address
+    finally:
+        for p in reversed(procs):  # workers first, then the scheduler
+            if p.poll() is None:
+                p.terminate()
+        for p in reversed(procs):
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
