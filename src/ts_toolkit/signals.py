@@ -92,7 +92,9 @@ def handle_interrupts() -> Iterator[None]:
     action; SIGINT: Python's KeyboardInterrupt) or is already handled this way: a handler that
     someone else set, a signal ignored by the parent process, or a handler installed outside
     Python is left alone. Handlers can only be set in the main thread; elsewhere this does
-    nothing. The previous handlers are restored, and the record cleared, on exit.
+    nothing. The previous handlers are restored, and the record cleared, on exit; when the
+    block ends with an exception (an interrupt on its way out), worker threads are still told
+    to stop (:func:`check_interrupt`) until the next outermost entry.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -108,10 +110,14 @@ def handle_interrupts() -> Iterator[None]:
     if outermost:
         _pending.clear()
         _stop.clear()
+    failed = True
     try:
         yield
+        failed = False
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         if outermost:
             _pending.clear()
+            if not failed:
+                _stop.clear()
