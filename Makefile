@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PIP    := $(BIN)/python -m pip
 
-.PHONY: all venv demo test bench lint clean
+.PHONY: all venv demo test bench bench-cluster lint clean
 
 all: test
 
@@ -28,6 +28,9 @@ test: venv
 bench: venv
 	$(BIN)/python -m pytest -m slow
 	$(BIN)/python scripts/bench.py
+
+bench-cluster: venv
+	$(BIN)/python scripts/bench_cluster.py
 
 lint: venv
 	$(BIN)/ruff check src plugins tests examples scripts

@@ -4,7 +4,9 @@
 2. bench_simulate.py: a 1,000-spectrum Table I sample through `ts-toolkit simulate`
 3. bench_batch.py: `ts-toolkit batch` throughput and memory on >= 300 MB of synthetic EK80 data
    (needs the bundled model)
-4. bench_learn.py: all learners on a labelled dataset, if one is given with
+4. bench_cluster.py: `batch` through a real dask cluster (`dask scheduler` + 2 `dask worker`
+   on localhost): overhead per file after warm-up on 100 small (~2 MB) surveys -> docs/
+5. bench_learn.py: all learners on a labelled dataset, if one is given with
    TS_BENCH_DATA=path/to/table1.nc (training on the full 30,000 spectra takes hours on a
    small CPU, so it is not run by default)
 """
@@ -28,6 +30,7 @@ def main() -> None:
     run("bench_spheroid.py")
     run("bench_simulate.py")
     run("bench_batch.py")
+    run("bench_cluster.py")
     data = os.environ.get("TS_BENCH_DATA")
     if data:
         run("bench_learn.py", data)

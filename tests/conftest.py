@@ -33,3 +33,14 @@ def _fresh_plugin_registry(monkeypatch):
     plugins.reset_registry()
     yield
     plugins.reset_registry()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_model_cache():
+    """Each test starts with no model loaded in this process (batch's worker cache): tests
+    replace the model loader."""
+    from ts_toolkit.workercache import clear_cache
+
+    clear_cache()
+    yield
+    clear_cache()

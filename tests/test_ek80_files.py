@@ -149,10 +149,17 @@ def test_cw_only_files_give_one_line_error(ek80_dir: Path, tmp_path: Path, name:
 def test_truncated_file_gives_one_line_error(ek80_dir: Path, tmp_path: Path) -> None:
     data = (ek80_dir / FM_FILE).read_bytes()
     bad = tmp_path / "truncated.raw"
-    bad.write_bytes(data[: len(data) * 2 // 3])
+    # cut inside the first ping: nothing complete to keep (issue 32: a file cut later keeps
+    # its complete pings with a warning, see test_ek80_damaged.py)
+    bad.write_bytes(data[: len(data) // 6])
     r = run_cli("extract", str(bad))
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "corrupt or truncated" in r.stderr and "truncated.raw" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    bad.write_bytes(data[: len(data) * 2 // 3])
+    r = run_cli("extract", str(bad))
+    assert r.returncode == 0 and "Traceback" not in r.stderr
+    assert r.stderr.startswith("warning: truncated.raw ") and "kept 3 of 4 pings" in r.stderr
     garbage = tmp_path / "garbage.raw"
     garbage.write_bytes(data[:8] + bytes(range(256)) * 40)
     r = run_cli("predict", str(garbage), "--model", str(garbage))

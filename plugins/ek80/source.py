@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typing
 import warnings
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields, make_dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -16,8 +17,10 @@ from ts_toolkit.options import option
 
 from .bottom import BottomSettings
 from .core import TsfSettings
-from .datagrams import check_framing, is_ek80
+from .datagrams import is_ek80
 from .detection import DetectionSettings
+from .pieces import readable_parts
+from .salvage import SalvagePlan, relabel
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -149,17 +152,19 @@ class Ek80Source(Source):
         return Path(path).is_file() and is_ek80(path)
 
     def _open(self, path: Path, options: Ek80Options) -> Any:
-        """Detect single targets in every FM split-beam channel and return their TS(f)."""
-        from .core import PingResult, Replica, process_ping
-        from .merge import merge_targets
-        from .reader import iter_fm_pings
+        """Detect single targets in every FM split-beam channel and return their TS(f).
+
+        A damaged file (cut by a power loss, a corrupt datagram) gives every complete ping
+        and records what was lost in the attributes ``warnings``, ``pings_read``,
+        ``pings_dropped`` and ``bytes_unreadable`` (see :mod:`.salvage`); a large file is
+        read in parts of whole pings (:mod:`.pieces`)."""
+        from ts_toolkit.spectra import to_attr
 
         p = path
         if not p.is_file():
             raise InputFileError(f"file not found: {p}")
         if not is_ek80(p):
             raise InputFileError(f"{p} is not an EK80 .raw file (no XML0 datagram first)")
-        check_framing(p)
         det, tsf = options.detection(), options.tsf()
         if det.bottom_sp is not None and not isinstance(det.bottom_sp, str):
             warnings.warn(
@@ -168,6 +173,30 @@ class Ek80Source(Source):
                 TsToolkitWarning,
                 stacklevel=2,
             )
+        with readable_parts(p) as (parts, plan):
+            ds = self._extract(p, parts, plan, det, tsf, options)
+        warning = plan.warning()
+        ds.attrs["warnings"] = to_attr([warning] if warning else [])
+        ds.attrs["pings_read"] = plan.kept_pings
+        ds.attrs["pings_dropped"] = len(plan.incomplete)
+        ds.attrs["bytes_unreadable"] = plan.bytes_lost
+        return ds
+
+    def _extract(
+        self,
+        p: Path,
+        parts: Iterator[Path],
+        plan: SalvagePlan,
+        det: DetectionSettings,
+        tsf: TsfSettings,
+        options: Ek80Options,
+    ) -> Any:
+        """The spectra Dataset of file ``p`` read as ``parts`` (see :mod:`.pieces`): the
+        same targets, in the same order, as from one read of the whole file."""
+        from .core import PingResult, Replica, process_ping
+        from .merge import merge_targets
+        from .reader import NoFmDataError, iter_fm_pings
+
         info: dict[str, Any] = {}
         skipped: set[str] = set()
         targets: list[dict[str, Any]] = []
@@ -175,36 +204,54 @@ class Ek80Source(Source):
         replicas: dict[tuple[Any, ...], Replica] = {}
         counts: dict[str, int] = {}
         used: set[str] = set()
+        rank: dict[str, int] = {}  # channels in the order the reader gives them
+        no_fm: list[InputFileError] = []
+        n_parts = 0
         pings: list[tuple[str, PingResult]] = []
         channels = list(options.channels) if options.channels else None
         open_kwargs = {"use_swap": True} if options.use_swap else {}
         bottom = options.bottom()
-        for ping in iter_fm_pings(p, info, channels, **open_kwargs):
-            if not options.single_beam and (ping.beam_type == 0 or ping.n_sectors < 3):
-                skipped.add(ping.channel)
-                continue
-            used.add(ping.channel)
-            key = (
-                ping.channel,
-                ping.f_start,
-                ping.f_stop,
-                ping.duration,
-                ping.slope,
-                ping.sample_interval,
-            )
+        for part in parts:
+            n_parts += 1
             try:
-                if key not in replicas:
-                    replicas[key] = Replica.build(ping)
-                result: PingResult = process_ping(ping, det, tsf, replicas[key], bottom)
-            except (ValueError, IndexError) as exc:
-                raise InputFileError(
-                    f"{p}: channel {ping.channel}, ping {ping.ping_time}: cannot process: {exc}"
-                ) from exc
-            grids.append(result.frequency)
-            for t in result.targets + result.below_bottom:
-                t.update(channel=ping.channel, ping_time=ping.ping_time, frequency=result.frequency)
-            # keep what the consistency step needs, not the per-sample profiles
-            pings.append((ping.channel, _light(result)))
+                for ping in iter_fm_pings(part, info, channels, **open_kwargs):
+                    rank.setdefault(ping.channel, len(rank))
+                    if not options.single_beam and (ping.beam_type == 0 or ping.n_sectors < 3):
+                        skipped.add(ping.channel)
+                        continue
+                    used.add(ping.channel)
+                    key = (
+                        ping.channel,
+                        ping.f_start,
+                        ping.f_stop,
+                        ping.duration,
+                        ping.slope,
+                        ping.sample_interval,
+                    )
+                    try:
+                        if key not in replicas:
+                            replicas[key] = Replica.build(ping)
+                        result: PingResult = process_ping(ping, det, tsf, replicas[key], bottom)
+                    except (ValueError, IndexError) as exc:
+                        raise InputFileError(
+                            f"{p}: channel {ping.channel}, ping {ping.ping_time}: "
+                            f"cannot process: {exc}"
+                        ) from exc
+                    grids.append(result.frequency)
+                    for t in result.targets + result.below_bottom:
+                        t.update(
+                            channel=ping.channel,
+                            ping_time=ping.ping_time,
+                            frequency=result.frequency,
+                        )
+                    # keep what the consistency step needs, not the per-sample profiles
+                    pings.append((ping.channel, _light(result)))
+            except NoFmDataError as exc:  # this part has none; another may
+                no_fm.append(relabel(exc, part, p, plan))
+            except InputFileError as exc:
+                raise relabel(exc, part, p, plan) from exc
+        if no_fm and len(no_fm) == n_parts:
+            raise no_fm[0]
         if not used:
             raise InputFileError(
                 f"no split-beam FM channels in {p} (single-beam FM channels: "
@@ -217,6 +264,8 @@ class Ek80Source(Source):
             targets.extend(result.targets)
             for k, v in result.counts.items():
                 counts[k] = counts.get(k, 0) + v
+        # one part reads channel after channel; parts read ping after ping: channels first
+        targets.sort(key=lambda t: rank[t["channel"]])
         info["bottom_settings"] = asdict(bottom)
         if options.merge:
             targets = merge_targets(targets, options.range_tolerance)

@@ -7,6 +7,7 @@ See docs/physics.md for the equations, truncation rule and validation.
 
 from __future__ import annotations
 
+import time
 import warnings
 from typing import ClassVar
 
@@ -14,8 +15,11 @@ import numpy as np
 
 from ts_toolkit.errors import InvalidParameterError
 from ts_toolkit.interfaces import ParameterSpec, Simulator
+from ts_toolkit.signals import check_interrupt
 
 BOUNDARIES = {"fluid": 0, "rigid": 1, "pressure-release": 2}
+BLOCK_SECONDS = 0.2  # aimed-at time of one compiled call (s): the delay before an interrupt
+MAX_BLOCK = 4096  # frequencies per compiled call at most
 
 
 def backscatter_amplitude(
@@ -39,13 +43,17 @@ def backscatter_amplitude(
     ``fixed_truncation = (m_max, n_max)`` switches the adaptive rule off and sums exactly
     m = 0..m_max, n = m..n_max (used only to reproduce under-truncated published values).
     """
-    from .solver import spectrum
+    from .solver import new_state, spectrum_block
 
     if boundary not in BOUNDARIES:
         raise InvalidParameterError(f"unknown boundary {boundary!r}")
     m_fix, n_fix = fixed_truncation if fixed_truncation is not None else (-1, -1)
-    return spectrum(
-        np.ascontiguousarray(frequency, dtype=float),
+    freqs = np.ascontiguousarray(frequency, dtype=float)
+    nf = freqs.shape[0]
+    out = np.empty(nf, dtype=np.complex128)
+    ok = np.ones(nf, dtype=np.bool_)
+    h0c, h1c, h0, h1, h0n, h1n, h0s, h1s, nh, pc, dpc, plen = new_state()
+    args = (
         float(a),
         float(b),
         float(theta_deg),
@@ -58,6 +66,25 @@ def backscatter_amplitude(
         int(m_fix),
         int(n_fix),
     )
+    # in blocks of frequencies that take about BLOCK_SECONDS each: between blocks Ctrl-C
+    # and SIGTERM are seen (compiled code holds the interpreter); the warm-start state
+    # carries over, so the values are those of one call on all frequencies, bit for bit
+    i, size = 0, 4
+    while i < nf:
+        check_interrupt()
+        stop = min(i + size, nf)
+        t0 = time.perf_counter()
+        pc, dpc, plen = spectrum_block(
+            freqs, i, stop, out, ok, *args, h0c, h1c, h0, h1, h0n, h1n, h0s, h1s, nh, pc, dpc, plen
+        )
+        elapsed = time.perf_counter() - t0
+        i = stop
+        if elapsed < BLOCK_SECONDS / 2:
+            size = min(size * 2, MAX_BLOCK)
+        elif elapsed > BLOCK_SECONDS * 2 and size > 1:
+            size //= 2
+    check_interrupt()
+    return out, ok
 
 
 class ProlateSpheroid(Simulator):

@@ -431,15 +431,24 @@ def spectrum(
     until the last four terms are < TOL_N of |f| (physics notes sec. 3).
     m_fix >= 0 sums exactly m <= m_fix, n <= n_fix instead (reproduces published,
     under-truncated values).  Eigenvalues are warm-started from the previous frequencies.
+    All frequencies in one call: see :func:`new_state` and :func:`spectrum_block` for the
+    same in blocks (between which the caller can stop).
     """
     nf = freqs.shape[0]
     out = np.empty(nf, dtype=np.complex128)
     okv = np.ones(nf, dtype=np.bool_)
-    q = math.sqrt(a * a - b * b)
-    xi0 = a / q
-    th = theta_deg * math.pi / 180.0
-    eta_inc = math.cos(th)
-    sin_t = math.sin(th)
+    h0c, h1c, h0, h1, h0n, h1n, h0s, h1s, nh, pc, dpc, plen = new_state()
+    spectrum_block(
+        freqs, 0, nf, out, okv, a, b, theta_deg, g, h, c_w, boundary, extra_m, extra_n,
+        m_fix, n_fix, h0c, h1c, h0, h1, h0n, h1n, h0s, h1s, nh, pc, dpc, plen,
+    )  # fmt: skip
+    return out, okv
+
+
+@njit(cache=True)
+def new_state() -> tuple:
+    """The warm-start state carried from one frequency to the next (eigenvalue history
+    and the cached angle-function tables), for the first frequency of a spectrum."""
     h0c = np.zeros(2)
     h1c = np.zeros(2)
     h0 = np.full((3, MHIST, NHIST), np.nan)
@@ -448,14 +457,64 @@ def spectrum(
     h1n = np.zeros((3, MHIST), dtype=np.int64)
     h0s = np.array([0, 1, 2])
     h1s = np.array([0, 1, 2])
-    nh = 0
-    sq0 = math.sqrt(xi0 * xi0 - 1.0)
-    xs = max(xi0, XI_START)
-    sqs = math.sqrt(xs * xs - 1.0)
+    nh = np.zeros(1, dtype=np.int64)
     pc = np.zeros((MHIST, 1))
     dpc = np.zeros((MHIST, 1))
     plen = np.zeros(MHIST, dtype=np.int64)
-    for i in range(nf):
+    return h0c, h1c, h0, h1, h0n, h1n, h0s, h1s, nh, pc, dpc, plen
+
+
+@njit(cache=True)
+def spectrum_block(
+    freqs: np.ndarray,
+    i0: int,
+    i1: int,
+    out: np.ndarray,
+    okv: np.ndarray,
+    a: float,
+    b: float,
+    theta_deg: float,
+    g: float,
+    h: float,
+    c_w: float,
+    boundary: int,
+    extra_m: int,
+    extra_n: int,
+    m_fix: int,
+    n_fix: int,
+    h0c: np.ndarray,
+    h1c: np.ndarray,
+    h0: np.ndarray,
+    h1: np.ndarray,
+    h0n: np.ndarray,
+    h1n: np.ndarray,
+    h0s: np.ndarray,
+    h1s: np.ndarray,
+    nh_state: np.ndarray,
+    pc_state: np.ndarray,
+    dpc_state: np.ndarray,
+    plen_state: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frequencies ``freqs[i0:i1]`` of :func:`spectrum`, written to ``out``/``okv`` in place,
+    continuing from the state (:func:`new_state`) left by the frequencies before ``i0``.
+
+    The state arrays are updated in place, except the angle-function tables, which may
+    grow: the new ``(pc, dpc, plen)`` are returned for the next block. Calling it on
+    consecutive blocks gives exactly (bit for bit) the values of one call on all of them.
+    """
+    q = math.sqrt(a * a - b * b)
+    xi0 = a / q
+    th = theta_deg * math.pi / 180.0
+    eta_inc = math.cos(th)
+    sin_t = math.sin(th)
+    nh = nh_state[0]
+    sq0 = math.sqrt(xi0 * xi0 - 1.0)
+    xs = max(xi0, XI_START)
+    sqs = math.sqrt(xs * xs - 1.0)
+    pc = pc_state
+    dpc = dpc_state
+    plen = plen_state
+    for i in range(i0, i1):
         kw = 2.0 * math.pi * freqs[i] / c_w
         c0 = kw * q
         c1 = c0 / h if boundary == 0 else c0
@@ -570,4 +629,5 @@ def spectrum(
         else:
             out[i] = complex(np.nan, np.nan)
             okv[i] = False
-    return out, okv
+    nh_state[0] = nh
+    return pc, dpc, plen

@@ -18,6 +18,7 @@ import os
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,8 +29,10 @@ import xarray as xr
 from .checks import check_scheduler, check_workers
 from .cluster import dask_client
 from .errors import InputFileError, OutputPathError, TsToolkitError
+from .locks import holds_output_lock
 from .outputs import atomic_output, check_outputs, refuse_inputs, write_text_atomic
 from .spectra import now_iso, provenance, read_spectra, write_spectra
+from .workercache import ModelRef, cached_model
 
 
 @dataclass
@@ -42,6 +45,7 @@ class FileOutcome:
     n_targets: int
     seconds: float
     size_bytes: int
+    warnings: list[str] = field(default_factory=list)  # e.g. pings dropped from a damaged file
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, indent=1)
@@ -119,28 +123,30 @@ def _key(path: Path) -> str:
 
 
 def process_file(
-    path: str, model_path: str, options: dict[str, Any]
+    path: str, model_path: str | ModelRef, options: dict[str, Any]
 ) -> tuple[FileOutcome, xr.Dataset | None]:
-    """Extract, classify and return one file's targets (runs on a dask worker).
+    """Extract, classify and return one file's targets (runs on a dask worker; the model
+    is loaded once per worker process, see :mod:`.workercache`).
 
     Without ``min_ts`` among the source options, the detection threshold is the model's
     (:func:`ts_toolkit.apply.model_detection_threshold`) when its file records one."""
     from .apply import model_detection_threshold, predict_spectra
-    from .modelfile import load_model
     from .plugins import source_for
+    from .spectra import input_warnings
 
     t0 = time.perf_counter()
     size = os.path.getsize(path) if os.path.exists(path) else 0
     try:
-        model = load_model(model_path)
+        model = cached_model(model_path)
         source_options = dict(options.get("source", {}))
         threshold = model_detection_threshold(model)
         if "min_ts" not in source_options and threshold is not None:
             source_options["min_ts"] = threshold[0]
         spectra = source_for(path).open(path, **source_options)
+        warns = input_warnings(spectra)
         if spectra.sizes.get("target", 0) == 0:  # empty water is a result, not a failure
             reason = "no single targets detected"
-            return FileOutcome(path, "ok", reason, 0, time.perf_counter() - t0, size), None
+            return FileOutcome(path, "ok", reason, 0, time.perf_counter() - t0, size, warns), None
         result = predict_spectra(model, spectra, allow_partial=options.get("allow_partial", False))
     except TsToolkitError as exc:
         reason = " ".join(str(exc).split())
@@ -149,7 +155,7 @@ def process_file(
         reason = "unexpected error: " + "".join(traceback.format_exception_only(exc)).strip()
         return FileOutcome(path, "failed", reason, 0, time.perf_counter() - t0, size), None
     n = int(result.sizes["target"])
-    return FileOutcome(path, "ok", "", n, time.perf_counter() - t0, size), result
+    return FileOutcome(path, "ok", "", n, time.perf_counter() - t0, size, warns), result
 
 
 class WorkStore:
@@ -227,9 +233,9 @@ def _run(
     from distributed import as_completed
 
     with dask_client(scheduler, workers) as client:
-        futures = {
-            client.submit(process_file, str(p), model_path, options, pure=False): p for p in tasks
-        }
+        # the model's bytes go to every worker once; each loads it once (workercache)
+        ref = client.scatter(ModelRef.from_path(model_path, embed=True), broadcast=True)
+        futures = {client.submit(process_file, str(p), ref, options, pure=False): p for p in tasks}
         for fut in as_completed(futures):
             p = futures[fut]
             if fut.status == "finished":
@@ -243,6 +249,7 @@ def _run(
             yield p, outcome, data
 
 
+@holds_output_lock("out")  # a second run on the same output is refused
 def run_batch(
     inputs: Iterable[str | Path],
     model_path: str | Path,
@@ -261,18 +268,16 @@ def run_batch(
     A batch already complete (same model, options and files) does nothing and returns a
     report with ``already_complete`` set.
     """
-    from .modelfile import load_model
-
     out = Path(out)
     check_workers(workers)
     check_scheduler(scheduler)
     if out.suffix.lower() in (".csv", ".md", ".png"):
         raise OutputPathError(f"--out {out}: the combined output is NetCDF (.nc); not {out.suffix}")
-    model_path = str(Path(model_path))
     unreadable: list[Path] = []
     files = collect_inputs(inputs, unreadable)
-    refuse_inputs([*batch_outputs(out), WorkStore(out).dir], [*files, model_path])
-    load_model(model_path)  # a bad model is a user error before any work starts
+    refuse_inputs([*batch_outputs(out), WorkStore(out).dir], [*files, str(model_path)])
+    cached_model(model_path)  # a bad model is a user error before any work starts
+    model_path = str(Path(model_path).absolute())  # workers may run in other folders
     check_source_options(files, (options or {}).get("source", {}))
     store = WorkStore(out)
     if not store.dir.exists():
@@ -290,13 +295,13 @@ def run_batch(
             todo.append(p)
     t0 = time.perf_counter()
     done = 0
-    for p, outcome, data in _run(
-        todo, model_path, options or {}, scheduler, workers or os.cpu_count() or 1
-    ):
-        store.save(p, outcome, data)
-        done += 1
-        if on_file is not None:
-            on_file(outcome, done, len(todo))
+    results = _run(todo, model_path, options or {}, scheduler, workers or os.cpu_count() or 1)
+    with closing(results):  # an interrupt stops the workers at once
+        for p, outcome, data in results:
+            store.save(p, outcome, data)
+            done += 1
+            if on_file is not None:
+                on_file(outcome, done, len(todo))
     outcomes = [store.load_status(p) for p in files]
     report = BatchReport(
         out, [o for o in outcomes if o is not None], skipped, time.perf_counter() - t0, unreadable
@@ -343,6 +348,8 @@ def combine(files: list[Path], store: WorkStore, out: Path, model_path: str) -> 
         if dp.exists() and (s := store.load_status(p)) is not None and s.status == "ok":
             parts.append(read_spectra(dp))
     status_rows = [store.load_status(p).__dict__ for p in files if store.load_status(p)]
+    warnings = [w for r in status_rows for w in r["warnings"]]
+    status_rows = [{**r, "warnings": " | ".join(r["warnings"])} for r in status_rows]
     with atomic_output(out.with_name(out.stem + "-files.csv")) as tmp:
         pd.DataFrame(status_rows).to_csv(tmp, index=False)
     if parts:
@@ -357,6 +364,7 @@ def combine(files: list[Path], store: WorkStore, out: Path, model_path: str) -> 
         model=model_path,
         n_files=len(files),
         n_failed_files=sum(r["status"] != "ok" for r in status_rows),
+        warnings=warnings,
     )
     attrs["date_created"] = now_iso()
     if ds is not None:

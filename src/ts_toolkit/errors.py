@@ -41,3 +41,12 @@ class TsToolkitWarning(UserWarning):
 
 class PluginWarning(TsToolkitWarning):
     """A plugin could not be loaded or failed in a hook; it was skipped."""
+
+
+class OutputBusyError(TsToolkitError):
+    """Another run is writing the same output (its lock file is held)."""
+
+
+class Interrupted(Exception):  # noqa: N818 - reads as what happened
+    """Work stopped by Ctrl-C or SIGTERM: not a user error. The CLI prints ``error:`` and the
+    message (which says what was kept) and exits with status 130."""

@@ -9,6 +9,12 @@ exception as a SystemError, which code that survives errors (a retried chunk) wo
 Inside :func:`handle_interrupts`, both signals raise KeyboardInterrupt and are also recorded,
 and :func:`interrupt_from_error`, around each call into a simulator plugin, turns an error
 raised while an interrupt is pending back into that interrupt.
+
+Compiled work that runs long without returning to the interpreter (the spheroid solver on a
+huge frequency grid) holds the signal back until it returns, so it is done in short blocks
+with :func:`check_interrupt` between them: in the main thread the interrupt is raised there,
+and in worker threads (dask's threads scheduler) the work stops with
+:class:`~ts_toolkit.errors.Interrupted`.
 """
 
 from __future__ import annotations
@@ -18,12 +24,35 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from .errors import Interrupted
+
 _pending = threading.Event()
+_stop = threading.Event()  # an interrupt arrived: work in other threads stops too
 
 
 def _interrupt(signum: int, frame: object) -> None:
     _pending.set()
+    _stop.set()
     raise KeyboardInterrupt
+
+
+def interrupt_requested() -> bool:
+    """True once Ctrl-C or SIGTERM arrived inside :func:`handle_interrupts` (until the
+    outermost one is entered again)."""
+    return _stop.is_set()
+
+
+def check_interrupt() -> None:
+    """Stop here if Ctrl-C or SIGTERM arrived: call it between blocks of long compiled work.
+
+    In the main thread an interrupt not raised yet (lost inside compiled code) is raised as
+    KeyboardInterrupt; in any other thread, once an interrupt has arrived, this raises
+    :class:`~ts_toolkit.errors.Interrupted`, so worker threads stop within one block instead
+    of running on after the command has ended."""
+    if threading.current_thread() is threading.main_thread():
+        raise_pending_interrupt()
+    elif _stop.is_set():
+        raise Interrupted("interrupted by Ctrl-C or SIGTERM")
 
 
 def raise_pending_interrupt() -> None:
@@ -63,7 +92,9 @@ def handle_interrupts() -> Iterator[None]:
     action; SIGINT: Python's KeyboardInterrupt) or is already handled this way: a handler that
     someone else set, a signal ignored by the parent process, or a handler installed outside
     Python is left alone. Handlers can only be set in the main thread; elsewhere this does
-    nothing. The previous handlers are restored, and the record cleared, on exit.
+    nothing. The previous handlers are restored, and the record cleared, on exit; when the
+    block ends with an exception (an interrupt on its way out), worker threads are still told
+    to stop (:func:`check_interrupt`) until the next outermost entry.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -78,10 +109,15 @@ def handle_interrupts() -> Iterator[None]:
     outermost = not any(p is _interrupt for p in previous.values())
     if outermost:
         _pending.clear()
+        _stop.clear()
+    failed = True
     try:
         yield
+        failed = False
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         if outermost:
             _pending.clear()
+            if not failed:
+                _stop.clear()

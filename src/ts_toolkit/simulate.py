@@ -17,6 +17,7 @@ import time
 import traceback
 import warnings
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ import numpy as np
 from .checks import check_count, check_scheduler, check_seed, check_workers
 from .cluster import dask_client
 from .errors import InvalidParameterError, OutputPathError, TsToolkitError
+from .locks import holds_output_lock
 from .outputs import atomic_output, refuse_existing, write_bytes_atomic
 from .parameters import ParameterSpace, sample_parameters
 from .plugins import get_simulator
@@ -177,6 +179,7 @@ def _run_dask(
                 yield index, s, None, "".join(traceback.format_exception_only(exc)).strip()
 
 
+@holds_output_lock("out")  # a second run on the same output is refused
 def simulate(
     space: ParameterSpace,
     out: str | Path,
@@ -247,12 +250,15 @@ def simulate(
         results = _run_synchronous(todo, run_local)
     else:
         results = _run_dask(todo, submit_args, scheduler, workers)
-    with SpectraProgressBar(
-        progress,
-        total=n,
-        done=sum(s.stop - s.start for s in slices) - sum(s.stop - s.start for _, s in todo),
-        label=f"simulating with {sim.name}",
-    ) as advance:
+    with (
+        closing(results),
+        SpectraProgressBar(
+            progress,
+            total=n,
+            done=sum(s.stop - s.start for s in slices) - sum(s.stop - s.start for _, s in todo),
+            label=f"simulating with {sim.name}",
+        ) as advance,
+    ):
         for index, s, result, error in results:
             if result is not None:
                 store.save(result)

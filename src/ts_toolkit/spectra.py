@@ -87,6 +87,22 @@ def to_attr(value: Any) -> Any:
     return json.dumps(value, default=str, sort_keys=True)
 
 
+def input_warnings(ds: xr.Dataset) -> list[str]:
+    """The warnings a source recorded about its input (attribute ``warnings``: a JSON list
+    of one-line messages, e.g. pings dropped from a damaged file); [] when none."""
+    value = ds.attrs.get("warnings")
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return [value]
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value]
+
+
 def make_spectra(
     frequency: npt.ArrayLike,
     ts: npt.ArrayLike,

@@ -2,14 +2,14 @@
 
 Typical use::
 
-    from ts_toolkit.synth import make_survey, write_raw, write_truth
+    from ts_toolkit_plugins.ek80.synth import make_survey, write_raw, write_truth
     survey = make_survey(n_targets=10, seed=1, channels="70,120,200")
     write_raw(survey, "survey.raw")
     write_truth(survey, "survey.truth.nc")      # and survey.truth.csv
 
 or, with a TS(f) of one's own (no simulator)::
 
-    from ts_toolkit.synth import Survey, SyntheticTarget
+    from ts_toolkit_plugins.ek80.synth import Survey, SyntheticTarget
     t = SyntheticTarget(ping=0, range=10.0, angle_along=1.0, angle_athwart=-0.5,
                         frequency=f_hz, ts=ts_db)
     write_raw(Survey(settings, [t], n_pings=1, seed=0), "one.raw")

@@ -25,7 +25,7 @@ import typer
 from rich.console import Console
 
 from .. import __version__
-from ..errors import InputFileError, TsToolkitError, TsToolkitWarning
+from ..errors import InputFileError, Interrupted, TsToolkitError, TsToolkitWarning
 from ..signals import handle_interrupts
 
 app = typer.Typer(
@@ -141,6 +141,10 @@ def run(application: typer.Typer) -> None:
     except TsToolkitError as exc:
         err_console.print(f"error: {one_line(exc)}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(EXIT_USER_ERROR)
+    except Interrupted as exc:  # a command saying what it kept
+        message = one_line(exc) or "interrupted"
+        err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(EXIT_INTERRUPTED)
     except KeyboardInterrupt:
         err_console.print("error: interrupted", markup=False, highlight=False)
         sys.exit(EXIT_INTERRUPTED)

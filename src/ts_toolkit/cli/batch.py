@@ -67,7 +67,10 @@ def batch_command(
     if not resume:
         import shutil
 
-        shutil.rmtree(WorkStore(out).dir, ignore_errors=True)
+        from ..locks import output_lock
+
+        with output_lock(out):  # never under a run that is using it
+            shutil.rmtree(WorkStore(out).dir, ignore_errors=True)
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -118,6 +121,9 @@ def batch_command(
     else:
         text = write_report(report)
         console.print(text, markup=False, highlight=False)
+    for outcome in report.outcomes:
+        for message in outcome.warnings:
+            err_console.print(f"warning: {message}", markup=False, highlight=False, soft_wrap=True)
     if report.failed:
         err_console.print(
             f"completed with failures: {len(report.failed)} of "

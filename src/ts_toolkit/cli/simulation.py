@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ..errors import TsToolkitError
+from ..errors import Interrupted, TsToolkitError
 from .app import app, console, err_console, require_file
 
 
@@ -72,8 +72,8 @@ def simulate_command(
             workers=workers,
             overwrite=overwrite,
         )
-    except KeyboardInterrupt:
-        raise TsToolkitError(
+    except KeyboardInterrupt:  # exit status 130 (cli.main), saying how to resume
+        raise Interrupted(
             "interrupted; finished chunks are kept - re-run the same command to resume"
         ) from None
     if report.already_complete:

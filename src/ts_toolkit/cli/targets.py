@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from ..errors import InputFileError, TsToolkitError
-from .app import app, console, require_file
+from .app import app, console, err_console, require_file
 from .source_options import Channels, MaxRange, MinRange, MinTs, SourceOptionPairs, source_options
 
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output file.")]
@@ -20,11 +20,15 @@ Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existin
 def _extract(path: Path, options: dict) -> object:
     """The spectra of ``path``, read by the first installed source that can open it."""
     from ..plugins import source_for
+    from ..spectra import input_warnings
 
     require_file(path)
     source = source_for(path)
     with console.status(f"extracting single targets from {path.name} ({source.name})"):
-        return source.open(path, **options)
+        spectra = source.open(path, **options)
+    for message in input_warnings(spectra):  # what a damaged file lost, one line each
+        err_console.print(f"warning: {message}", markup=False, highlight=False, soft_wrap=True)
+    return spectra
 
 
 @app.command("extract")
