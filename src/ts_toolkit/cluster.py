@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .errors import TsToolkitError
+from .errors import Interrupted, TsToolkitError
 
 
 @contextmanager
@@ -30,6 +30,7 @@ def dask_client(scheduler: str | None, workers: int) -> Iterator[Any]:
     from distributed import Client, LocalCluster
 
     cluster = None
+    logging_disabled_before = logging.root.manager.disable
     if scheduler in (None, "processes", "threads"):
         cluster = LocalCluster(
             n_workers=workers,
@@ -46,7 +47,11 @@ def dask_client(scheduler: str | None, workers: int) -> Iterator[Any]:
             raise TsToolkitError(f"cannot connect to dask scheduler {scheduler}: {exc}") from exc
     try:
         yield client
-    except BaseException:  # Ctrl-C, SIGTERM, an error or an abandoned run: stop at once
+    except BaseException as exc:  # Ctrl-C, SIGTERM, an error or an abandoned run: stop at once
+        if isinstance(exc, (Interrupted, KeyboardInterrupt, SystemExit)):
+            # the process is ending: the client's complaints about the workers it just lost
+            # (CommClosedError tracebacks from its background thread) would bury the message
+            logging.disable(logging.CRITICAL)
         if cluster is not None:
             stop_local_workers(cluster)
         raise
@@ -54,6 +59,7 @@ def dask_client(scheduler: str | None, workers: int) -> Iterator[Any]:
         client.close()
         if cluster is not None:
             cluster.close()
+        logging.disable(logging_disabled_before)
 
 
 def stop_local_workers(cluster: Any) -> None:

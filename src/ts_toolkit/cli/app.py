@@ -14,6 +14,7 @@ prints ``warning: <message>`` on one line.
 
 from __future__ import annotations
 
+import logging
 import sys
 import warnings
 from collections.abc import Iterator
@@ -142,10 +143,12 @@ def run(application: typer.Typer) -> None:
         err_console.print(f"error: {one_line(exc)}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(EXIT_USER_ERROR)
     except Interrupted as exc:  # a command saying what it kept
+        logging.disable(logging.CRITICAL)  # no late complaints from closing libraries
         message = one_line(exc) or "interrupted"
         err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(EXIT_INTERRUPTED)
     except KeyboardInterrupt:
+        logging.disable(logging.CRITICAL)
         err_console.print("error: interrupted", markup=False, highlight=False)
         sys.exit(EXIT_INTERRUPTED)
     except SystemExit as exc:  # typer ends a command on KeyboardInterrupt with exit 130, silently
