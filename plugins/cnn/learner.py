@@ -18,6 +18,7 @@ from ts_toolkit.errors import (
     ModelMismatchError,
     TsToolkitError,
 )
+from ts_toolkit.learn.bands import band_masks, parse_band_sets
 from ts_toolkit.learn.base import SpectraLearner
 from ts_toolkit.learn.data import LearnArrays, check_grid
 from ts_toolkit.options import option
@@ -83,8 +84,20 @@ class CnnOptions:
         0.0, "Sigma of Gaussian noise on the z-scored input (a regulariser; off by default)."
     )
     noise_db: float = option(0.0, "Sigma of Gaussian TS noise added while training.", unit="dB")
+    band_sets: str = option(
+        "",
+        "Band sets to mask training spectra to, one drawn at random per spectrum and batch "
+        "(kHz: bands LO-HI joined by '+', sets separated by ';', e.g. '10-260;34-45+90-170'); "
+        "validation spectra are masked to the sets in turn. Empty: no masking.",
+    )
     max_minutes: float = option(
         0.0, "Time budget of the training loop (0: none); keeps the best model.", unit="min"
+    )
+    time_schedule: bool = option(
+        False,
+        "With max_minutes: decay the learning rate in one cosine over the time budget "
+        "instead of by epochs (t0_epochs and t_mult unused), so a run cut by the budget "
+        "still ends annealed however fast the machine is.",
     )
     init: str | None = option(
         None, "A cnn model file to start from (warm start) instead of random weights."
@@ -97,6 +110,8 @@ class CnnOptions:
     def __post_init__(self) -> None:
         if self.width < 4 or self.epochs < 1 or self.batch_size < 2:
             raise InvalidParameterError("cnn: width must be ≥ 4, epochs ≥ 1 and batch_size ≥ 2")
+        if self.band_sets:
+            parse_band_sets(self.band_sets)  # a malformed set is a one-line error now
         if not self.max_minutes >= 0:
             raise InvalidParameterError(
                 f"cnn: max_minutes must be ≥ 0 (0: no limit), got {self.max_minutes}"
@@ -165,6 +180,8 @@ class CNNLearner(SpectraLearner):
         start = self._warm_start(self.settings["init"]) if self.settings["init"] else {}
         names = {f.name for f in fields(TrainConfig)}
         cfg = TrainConfig(**{k: v for k, v in self.settings.items() if k in names})
+        sets = parse_band_sets(self.settings["band_sets"])
+        masks = band_masks(self.frequency, sets, "cnn option band_sets") if sets else None
         with torch_threads(self.settings["threads"]):
             details = train_network(
                 self.net,
@@ -175,6 +192,7 @@ class CNNLearner(SpectraLearner):
                 cfg,
                 self.device,
                 progress=self.settings["progress"],
+                band_masks=masks,
             )
         return {**start, **details}
 

@@ -48,6 +48,7 @@ class TrainConfig:
     input_noise: float = 0.0
     noise_db: float = 0.0
     max_minutes: float = 0.0
+    time_schedule: bool = False
     seed: int = 0
 
 
@@ -101,8 +102,15 @@ def train_network(
     cfg: TrainConfig,
     device: torch.device,
     progress: bool = True,
+    band_masks: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Train ``net`` in place (best validation state restored); return the history."""
+    """Train ``net`` in place (best validation state restored); return the history.
+
+    ``band_masks`` (n_sets, n_freq) boolean: each training spectrum of each batch is masked
+    (TS and measured channel set to 0) outside a band set drawn at random, and validation
+    spectra outside the sets in turn (spectrum i gets set i mod n_sets), so that the
+    validation score that selects the model is the mean over the band sets.
+    """
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -116,13 +124,30 @@ def train_network(
         "b_floor": torch.tensor(0.25 * targets.minimum[2], dtype=torch.float32, device=device),
     }
     val_inputs = stack_inputs(validation.x, validation.mask) if validation else None
+    sets = None if band_masks is None else torch.from_numpy(np.asarray(band_masks, np.float32))
+    if sets is not None and val_inputs is not None:
+        turn = torch.arange(val_inputs.shape[0]) % sets.shape[0]
+        val_inputs = val_inputs * sets[turn][:, None, :]
     net.to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     n = inputs.shape[0]
     steps = max(1, math.ceil(n / cfg.batch_size))
+    by_time = cfg.time_schedule and cfg.max_minutes > 0
     sched = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
         opt, T_0=max(1, cfg.t0_epochs * steps), T_mult=cfg.t_mult, eta_min=cfg.eta_min
     )
+
+    def step_schedule() -> None:
+        """Next learning rate: by steps (warm restarts), or by the time spent of the
+        budget (one cosine decay from ``lr`` to ``eta_min`` over ``max_minutes``)."""
+        if not by_time:
+            sched.step()
+            return
+        done = min(1.0, (time.perf_counter() - t_start) / (60.0 * cfg.max_minutes))
+        lr = cfg.eta_min + (cfg.lr - cfg.eta_min) * 0.5 * (1.0 + math.cos(math.pi * done))
+        for group in opt.param_groups:
+            group["lr"] = lr
+
     history: list[dict[str, float]] = []
     best_score, best_epoch, best_state = -math.inf, 0, None
     stopped = f"all {cfg.epochs} epochs"
@@ -139,6 +164,9 @@ def train_network(
             if idx.numel() < 2:  # BatchNorm needs two samples
                 continue
             xb = inputs[idx].clone()
+            if sets is not None:
+                pick = torch.randint(sets.shape[0], (idx.numel(),), generator=gen)
+                xb *= sets[pick][:, None, :]
             m = xb[:, 1]
             if cfg.noise_db > 0:
                 xb[:, 0] += torch.randn(xb[:, 0].shape, generator=gen) * db_scale * m
@@ -154,7 +182,7 @@ def train_network(
             if cfg.grad_clip > 0:
                 nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
             opt.step()
-            sched.step()
+            step_schedule()
             total += float(loss.detach()) * idx.numel()
             count += idx.numel()
         return total / max(count, 1)

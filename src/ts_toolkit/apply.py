@@ -17,7 +17,16 @@ import xarray as xr
 
 from .errors import InputFileError, ModelMismatchError
 
-PREDICTION_VARIABLES = ("kind", "probability", "theta", "a", "b", "alpha", "Req")
+#: Trust variables of a calibrated model's predictions (docs/trust.md), copied when present.
+TRUST_VARIABLES = (
+    "coverage",
+    "low_coverage",
+    "probability_uncalibrated",
+    *(f"{n}_{end}" for n in ("theta", "a", "b", "alpha", "Req") for end in ("low", "high")),
+    "ood_score",
+    "ood",
+)
+PREDICTION_VARIABLES = ("kind", "probability", "theta", "a", "b", "alpha", "Req", *TRUST_VARIABLES)
 
 #: Percentile of a model's training TS values used as its default detection threshold.
 THRESHOLD_PERCENTILE = "p01"
@@ -93,12 +102,47 @@ def to_model_grid(spectra: xr.Dataset, grid: np.ndarray, allow_partial: bool = F
     return result
 
 
+def check_coverage(model: Any, on_grid: xr.Dataset) -> None:
+    """Raise :class:`ModelMismatchError` (one line) when a target of ``on_grid`` (spectra on
+    the model grid) measures less of the grid than a calibrated model's ``min_coverage``."""
+    trust = getattr(model, "trust", None)
+    if trust is None or on_grid.sizes["target"] == 0:
+        return
+    ts = np.asarray(on_grid["TS"].transpose("target", "frequency").values, dtype=float)
+    cover = np.isfinite(ts).mean(axis=1)
+    low = cover < trust.min_coverage
+    if low.any():
+        f = np.asarray(on_grid["frequency"].values, dtype=float)
+        bands = ", ".join(
+            f"{lo / 1e3:g}-{hi / 1e3:g}" for lo, hi in _bands(f, np.isfinite(ts).any(axis=0))
+        )
+        raise ModelMismatchError(
+            f"{int(low.sum())} of {low.size} targets measure {100 * cover.min():.0f}-"
+            f"{100 * cover[low].max():.0f} % of the model's grid ({bands or 'none'} kHz of "
+            f"{_khz_range(f)}), below its minimum coverage {100 * trust.min_coverage:.0f} % "
+            "(where its validation R² of theta, a or b falls below "
+            f"{trust.info.get('r2_floor', '?')}); pass --band-subset (batch: "
+            "--allow-partial) to predict anyway, with those targets marked low_coverage"
+        )
+
+
 def predict_spectra(model: Any, spectra: xr.Dataset, allow_partial: bool = False) -> xr.Dataset:
-    """Spectra on the model grid with the model's predictions as ``pred_*`` variables."""
-    on_grid = to_model_grid(spectra, model.frequency, allow_partial=allow_partial)
+    """Spectra on the model grid with the model's predictions as ``pred_*`` variables.
+
+    A calibrated model (``model.trust``, docs/trust.md) takes any part of its grid; a
+    target that measures less than its minimum coverage is refused (:func:`check_coverage`)
+    unless ``allow_partial``, and then marked ``pred_low_coverage``. Other models need
+    their whole grid measured unless ``allow_partial``."""
+    calibrated = getattr(model, "trust", None) is not None
+    on_grid = to_model_grid(spectra, model.frequency, allow_partial=allow_partial or calibrated)
     if on_grid.sizes["target"] == 0:
         return on_grid
+    if not allow_partial:
+        check_coverage(model, on_grid)
     predictions = model.predict(on_grid)
+    if "coverage" not in predictions:  # every prediction says how much of the grid it saw
+        ts = np.asarray(on_grid["TS"].transpose("target", "frequency").values, dtype=float)
+        predictions["coverage"] = ("target", np.isfinite(ts).mean(axis=1), {"units": "1"})
     for name in PREDICTION_VARIABLES:
         if name in predictions:
             var = predictions[name]
@@ -109,7 +153,7 @@ def predict_spectra(model: Any, spectra: xr.Dataset, allow_partial: bool = False
 #: Per-target measurement columns copied into prediction rows, when present.
 ROW_FIELDS = ("ping_time", "channel", "range", "angle_alongship", "angle_athwartship", "TS_centre")
 #: Prediction columns (from the ``pred_*`` variables).
-ROW_PREDICTIONS = ("kind", "probability", "a", "b", "alpha", "Req", "theta")
+ROW_PREDICTIONS = ("kind", "probability", "a", "b", "alpha", "Req", "theta", *TRUST_VARIABLES)
 
 
 def prediction_rows(result: xr.Dataset) -> list[dict[str, Any]]:
@@ -129,6 +173,8 @@ def prediction_rows(result: xr.Dataset) -> list[dict[str, Any]]:
             if f"pred_{name}" in result:
                 v = result[f"pred_{name}"].values[i]
                 row[name] = v.item() if hasattr(v, "item") else v
+                if isinstance(row[name], bool):
+                    row[name] = int(row[name])  # 0/1 in CSV, as in NetCDF
         rows.append(row)
     return rows
 

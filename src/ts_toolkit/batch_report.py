@@ -59,12 +59,29 @@ def write_report(report: BatchReport) -> str:
             lines += [f"- {k}: {n}" for k, n in sorted(counts.items())]
             png = _size_histograms(ds, out.with_name(out.stem + "-sizes.png"))
             lines += ["", f"Size distributions per class: {png.name}"]
+        lines += _trust_lines(ds)
     text = "\n".join(lines) + "\n"
     write_text_atomic(out.with_name(out.stem + "-report.md"), text)
     store = WorkStore(out)
     if store.dir.exists():
         store.mark_complete(report.outcomes)
     return text
+
+
+def _trust_lines(ds) -> list[str]:
+    """Counts of out-of-distribution and low-coverage targets (calibrated models only)."""
+    if "pred_ood" not in ds:
+        return []
+    n = int(ds.sizes["target"])
+    ood = int(np.asarray(ds["pred_ood"].values, dtype=bool).sum())
+    low = int(np.asarray(ds["pred_low_coverage"].values, dtype=bool).sum())
+    return [
+        "",
+        "## Trust",
+        "",
+        f"- out of distribution (flagged `pred_ood`): {ood} of {n}",
+        f"- below the model's minimum coverage (`pred_low_coverage`): {low} of {n}",
+    ]
 
 
 def _size_histograms(ds, path: Path) -> Path:

@@ -169,6 +169,15 @@ def evaluate_command(
         float, typer.Option(help="Add Gaussian noise of this many dB to every TS value first.")
     ] = 0.0,
     seed: Annotated[int, typer.Option(help="Seed of the added noise.")] = 0,
+    band_sets: Annotated[
+        str | None,
+        typer.Option(
+            "--band-sets",
+            help="Also score each model with the test spectra masked to each of these band "
+            "sets (kHz, e.g. '10-260;45-90+90-170+160-260;34-45'): R², accuracy, interval "
+            "coverage and OOD rate, in band-sets.md.",
+        ),
+    ] = None,
     overwrite: Annotated[
         bool, typer.Option(help="Replace tables and figures already in the output folder.")
     ] = False,
@@ -177,7 +186,8 @@ def evaluate_command(
 
     Prints the table (R², accuracy, composite, RMSE), writes it as Markdown and CSV, and draws
     true-vs-predicted plots. An R² that is undefined (fewer than 2 test targets, or true
-    values that do not vary) is shown as n/a, with a warning."""
+    values that do not vary) is shown as n/a, with a warning. With --band-sets, also the
+    per-band-set table of each model (calibrated models: interval coverage and OOD rate)."""
     from ..checks import check_count, check_nonnegative, check_seed
     from ..outputs import check_outputs
 
@@ -188,10 +198,18 @@ def evaluate_command(
     csv_path = out_dir / "comparison.csv"
     png_path = out_dir / "true_vs_predicted.png"
     outliers_path = out_dir / "outliers.md" if outliers > 0 else None
+    bands_path = out_dir / "band-sets.md" if band_sets else None
+    if band_sets:
+        from ..learn.bands import parse_band_sets
+
+        parse_band_sets(band_sets)  # a malformed set fails before any work
     if out_dir.exists() and not out_dir.is_dir():
         raise InputFileError(f"--out-dir {out_dir} is a file, not a folder")
     check_outputs(
-        [md_path, csv_path, png_path, outliers_path], [data, *models], overwrite, "--out-dir"
+        [md_path, csv_path, png_path, outliers_path, bands_path],
+        [data, *models],
+        overwrite,
+        "--out-dir",
     )
     require_file(data)
     for m in models:
@@ -221,9 +239,17 @@ def evaluate_command(
     labels = _labels(models)
     results = []
     fit_seconds = []
+    band_tables: list[str] = []
     for path, label in zip(models, labels, strict=True):
         with console.status(f"evaluating {path.name}"):
             learner = load_model(path)
+            if band_sets:
+                from ..learn.bandeval import band_set_markdown, evaluate_band_sets
+
+                rows, note = evaluate_band_sets(
+                    learner, ds, band_sets, use_split=not all_targets, noise_db=noise_db, seed=seed
+                )
+                band_tables.append(band_set_markdown(rows, f"{label}: per band set", note))
             results.append(
                 evaluate_model(
                     learner,
@@ -267,4 +293,100 @@ def evaluate_command(
         write_text_atomic(outliers_path, f"# Worst-predicted targets on {data.name}\n\n{report}")
         written.append(outliers_path)
         console.print(report, markup=False, highlight=False)
+    if bands_path is not None:
+        text = f"## Per band set on {data.name}\n\n" + "\n".join(band_tables)
+        write_text_atomic(bands_path, text)
+        written.append(bands_path)
+        console.print(text, markup=False, highlight=False)
     console.print("wrote " + ", ".join(str(p) for p in written))
+
+
+@app.command("calibrate")
+def calibrate_command(
+    model: Annotated[Path, typer.Argument(help="Trained model file (.tsm).")],
+    data: Annotated[
+        Path, typer.Argument(help="The labelled spectra the model was trained on (.nc).")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Calibrated model file to write.")],
+    band_sets: Annotated[
+        str,
+        typer.Option(
+            "--band-sets",
+            help="Band sets to calibrate on (kHz; bands LO-HI joined by '+', sets by ';').",
+        ),
+    ],
+    level: Annotated[float, typer.Option(help="Interval level (0-1).")] = 0.9,
+    noise_db: Annotated[
+        float,
+        typer.Option(
+            help="Gaussian TS noise (dB) on the validation spectra that set the OOD threshold."
+        ),
+    ] = 1.0,
+    ood_quantile: Annotated[
+        float, typer.Option(help="Quantile of the validation OOD scores used as threshold.")
+    ] = 0.99,
+    n_reference: Annotated[
+        int, typer.Option(help="Training spectra stored as the OOD reference.")
+    ] = 6000,
+    r2_floor: Annotated[
+        float,
+        typer.Option(help="Minimum coverage: from where every band set has validation R² ≥ this."),
+    ] = 0.5,
+    seed: Annotated[int, typer.Option(help="Seed of the reference subset and the noise.")] = 0,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing model file.")] = False,
+) -> None:
+    """Calibrate a trained model on its validation split: coverage minimum, 90 % intervals
+    (split conformal) and class-probability temperatures per band set, and the
+    out-of-distribution reference and threshold (docs/trust.md)."""
+    from ..checks import check_count, check_nonnegative, check_seed
+    from ..outputs import check_outputs
+
+    check_seed(seed)
+    check_count(n_reference, "--n-reference")
+    check_nonnegative(noise_db, "--noise-db")
+    from ..learn.bands import parse_band_sets
+
+    parse_band_sets(band_sets)
+    require_file(model)
+    require_file(data)
+    check_outputs([out], [data, model], overwrite)
+    from ..learn.trust import calibrate
+    from ..modelfile import load_model
+    from ..spectra import read_spectra
+
+    learner = load_model(model)
+    ds = read_spectra(data)
+    with console.status("calibrating"):
+        trust = calibrate(
+            learner,
+            ds,
+            band_sets,
+            level=level,
+            noise_db=noise_db,
+            ood_quantile=ood_quantile,
+            n_reference=n_reference,
+            r2_floor=r2_floor,
+            seed=seed,
+        )
+    learner.save(out)
+    from rich.table import Table
+
+    table = Table(title=f"validation split ({trust.info['n_validation']} targets), per band set")
+    for col in ("band set kHz", "coverage", "acc", "R² θ", "R² a", "R² b", "T", "OOD thr dB"):
+        table.add_column(col, justify="left" if col == "band set kHz" else "right")
+    for r in trust.info["per_band_set"]:
+        table.add_row(
+            r["band_set_khz"],
+            f"{r['coverage']:.3f}",
+            f"{r['accuracy']:.3f}",
+            f"{r['r2_theta']:.3f}",
+            f"{r['r2_a']:.3f}",
+            f"{r['r2_b']:.3f}",
+            f"{r['temperature']:.2f}",
+            f"{r['ood_threshold_db']:.2f}",
+        )
+    console.print(table)
+    console.print(
+        f"minimum coverage {trust.min_coverage:.3f} (every band set from there on has "
+        f"validation R² θ, a, b ≥ {r2_floor:g}); wrote {out}"
+    )

@@ -70,15 +70,21 @@ def extract_command(
 
 
 def _print_table(rows: list[dict], title: str, limit: int = 50) -> None:
+    """The prediction table; with a calibrated model, 90 % intervals (in brackets), the
+    coverage and the flags (OOD: out of distribution, low cov.: below minimum coverage)."""
     from rich.table import Table
 
     table = Table(title=title)
     dates = sorted({str(r.get("ping_time", ""))[:10] for r in rows} - {""})
     if dates:
         table.title = f"{title} ({', '.join(dates)} UTC)"
-    for col in ("ping time", "range m", "kind", "p", "a mm", "b mm", "alpha", "Req mm", "theta°"):
+    trust = any("ood" in r for r in rows)
+    cols = ["ping time", "range m", "kind", "p", "a mm", "b mm", "alpha", "Req mm", "theta°"]
+    if trust:
+        cols += ["cover %", "flags"]
+    for col in cols:
         table.add_column(
-            col, justify="right" if col != "kind" else "left", no_wrap=col == "ping time"
+            col, justify="left" if col in ("kind", "flags") else "right", no_wrap=col == "ping time"
         )
 
     def num(v: object, scale: float = 1.0, fmt: str = ".1f") -> str:
@@ -87,21 +93,40 @@ def _print_table(rows: list[dict], title: str, limit: int = 50) -> None:
         except (TypeError, ValueError):
             return "-"
 
+    def val(row: dict, name: str, scale: float = 1.0, fmt: str = ".1f") -> str:
+        text = num(row.get(name), scale, fmt)
+        if f"{name}_low" in row:
+            low, high = num(row[f"{name}_low"], scale, fmt), num(row[f"{name}_high"], scale, fmt)
+            text += f" [{low}, {high}]"
+        return text
+
     for row in rows[:limit]:
-        table.add_row(
+        cells = [
             str(row.get("ping_time", ""))[11:],
             num(row.get("range"), fmt=".2f"),
             str(row.get("kind", "")),
             num(row.get("probability"), fmt=".2f"),
-            num(row.get("a"), 1e3),
-            num(row.get("b"), 1e3),
+            val(row, "a", 1e3),
+            val(row, "b", 1e3),
             num(row.get("alpha"), fmt=".2f"),
             num(row.get("Req"), 1e3),
-            num(row.get("theta"), fmt=".0f"),
-        )
+            val(row, "theta", fmt=".0f"),
+        ]
+        if trust:
+            flags = [f for f, key in (("OOD", "ood"), ("low cov.", "low_coverage")) if row.get(key)]
+            cells += [num(row.get("coverage"), 100.0, ".0f"), ", ".join(flags)]
+        table.add_row(*cells)
     console.print(table)
     if len(rows) > limit:
         console.print(f"... {len(rows) - limit} more rows in the output file")
+    if trust and rows:
+        n_ood = sum(bool(r.get("ood")) for r in rows)
+        n_low = sum(bool(r.get("low_coverage")) for r in rows)
+        console.print(
+            f"{n_ood} of {len(rows)} targets out of distribution (OOD: unlike every training "
+            f"spectrum; do not trust their values), {n_low} below the model's minimum coverage; "
+            "[brackets]: 90 % intervals (docs/trust.md)"
+        )
 
 
 def _model_min_ts(model: object) -> float:
@@ -138,8 +163,9 @@ def predict_command(
         bool,
         typer.Option(
             "--band-subset",
-            help="Accept a model whose grid the file's bands only partly "
-            "cover (unmeasured model frequencies are NaN).",
+            help="Accept bands that cover only part of the model's grid: below a "
+            "calibrated model's minimum coverage (targets then marked low_coverage), or any "
+            "gap for a model without calibration (unmeasured model frequencies are NaN).",
         ),
     ] = False,
     min_ts: MinTs = None,

@@ -24,6 +24,7 @@ from ..options import NoOptions, build_options
 from .data import KINDS, TARGET_NAMES, LearnArrays, check_grid, kind_index, target_array, ts_array
 from .scaling import FeatureScaler, TargetScaler
 from .split import Split
+from .trust import INTERVAL_NAMES, REFERENCE_BLOB, Trust
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -72,6 +73,7 @@ class SpectraLearner:
         self.split: Split | None = None
         self.training: dict[str, Any] = {}
         self.training_ts: dict[str, float] = {}
+        self.trust: Trust | None = None  # set by ts_toolkit.learn.trust.calibrate
 
     # -- hooks a plugin implements -----------------------------------------------------
     def _fit(self, train: LearnArrays, validation: LearnArrays | None) -> dict[str, Any]:
@@ -169,7 +171,12 @@ class SpectraLearner:
 
         Raises :class:`ModelMismatchError` if the spectra are on another frequency grid
         and :class:`SpectraValidationError` if no TS value is finite. Targets with no
-        finite TS get kind ``"unknown"`` and NaN values.
+        finite TS get kind ``"unknown"`` and NaN values. A calibrated model
+        (:attr:`trust`) also gives each target's ``coverage`` (the fraction of the model
+        grid measured), calibrated probabilities (``probability``; the network's own in
+        ``probability_uncalibrated``), ``low_coverage``, interval bounds
+        ``<name>_low``/``<name>_high`` and the out-of-distribution ``ood_score``/``ood``
+        (docs/trust.md).
         """
         import xarray as xr
 
@@ -177,7 +184,12 @@ class SpectraLearner:
             raise TsToolkitError(f"model {self.name!r} is not trained yet")
         origin = "the spectra"
         check_grid(self.frequency, spectra["frequency"].values, origin)
-        proba, y = self.predict_arrays(ts_array(spectra, origin))
+        ts = ts_array(spectra, origin)
+        proba, y = self.predict_arrays(ts)
+        raw_proba = proba
+        trust = self.trust.assess(ts, proba, y) if self.trust is not None else None
+        if trust is not None:
+            proba = trust["probability"]
         ok = np.isfinite(proba).all(axis=1)
         idx = np.argmax(np.where(ok[:, None], proba, 0.0), axis=1)
         kind = np.where(ok, np.asarray(KINDS, dtype=object)[idx], "unknown").astype(object)
@@ -191,6 +203,9 @@ class SpectraLearner:
             "Req": "m",
             "alpha": "1",
             "probability": "1",
+            "probability_uncalibrated": "1",
+            "coverage": "1",
+            "ood_score": "dB",
         }
         data = {
             "kind": kind,
@@ -201,7 +216,26 @@ class SpectraLearner:
             "Req": np.cbrt(a * b * b),
             "alpha": a / b,
         }
-        out = xr.Dataset(coords=coords, attrs={"model": self.name})
+        attrs_out: dict[str, Any] = {"model": self.name}
+        if trust is not None:
+            assert self.trust is not None
+            data["probability_uncalibrated"] = np.where(
+                ok, np.take_along_axis(np.nan_to_num(raw_proba), idx[:, None], 1)[:, 0], np.nan
+            )
+            data["coverage"] = trust["coverage"]
+            data["low_coverage"] = trust["low_coverage"]
+            for name, unit in INTERVAL_NAMES.items():
+                for end in ("low", "high"):
+                    data[f"{name}_{end}"] = trust[f"{name}_{end}"]
+                    units[f"{name}_{end}"] = unit
+            data["ood_score"] = trust["ood_score"]
+            data["ood"] = trust["ood"]
+            attrs_out.update(
+                interval_level=self.trust.level,
+                min_coverage=self.trust.min_coverage,
+                calibration_band_sets_khz="; ".join(self.trust.band_sets),
+            )
+        out = xr.Dataset(coords=coords, attrs=attrs_out)
         for key, values in data.items():
             attrs = {"units": units[key]} if key in units else {}
             out[key] = ("target", values, attrs)
@@ -211,7 +245,10 @@ class SpectraLearner:
         """The fitted state as named byte blobs, for the model file."""
         if not self.is_fitted:
             raise TsToolkitError(f"model {self.name!r} is not trained yet; nothing to save")
-        return self._export_weights()
+        files = self._export_weights()
+        if self.trust is not None:
+            files = {**files, **self.trust.blobs()}
+        return files
 
     def metadata(self) -> dict[str, Any]:
         """Everything but the weights that a model file records (JSON-able)."""
@@ -229,6 +266,7 @@ class SpectraLearner:
             "split": self.split.to_dict() if self.split is not None else None,
             "training": self.training,
             "training_ts_db": self.training_ts,
+            **({"trust": self.trust.to_dict()} if self.trust is not None else {}),
         }
 
     def restore(self, meta: Mapping[str, Any], files: Mapping[str, bytes]) -> None:
@@ -239,7 +277,11 @@ class SpectraLearner:
         self.split = Split.from_dict(meta["split"]) if meta.get("split") else None
         self.training = dict(meta.get("training") or {})
         self.training_ts = dict(meta.get("training_ts_db") or {})  # absent in older files
-        self._import_weights(files)
+        own = {k: v for k, v in files.items() if k != REFERENCE_BLOB}
+        self.trust = (
+            Trust.from_dict(meta["trust"], self.frequency, files) if meta.get("trust") else None
+        )
+        self._import_weights(own)
 
     def save(self, path: str | Path) -> None:
         """Write the model file (see :mod:`ts_toolkit.modelfile`)."""
