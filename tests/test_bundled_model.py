@@ -1,6 +1,6 @@
 """The model bundled with ts-toolkit: it ships, loads, and drives `predict` and `demo`.
 
-The model itself is built by scripts/train_bundled_model.py (docs/bundled-model.md).
+The model itself is built by scripts/train_default_model.py (docs/bundled-model.md).
 """
 
 from __future__ import annotations
@@ -28,11 +28,16 @@ def _cli(monkeypatch, *args: str) -> int:
 
 
 def test_bundled_model_loads_on_the_ek80_trio_band():
+    """Since issue 28 the grid is the full 10-260 kHz one, calibrated on every EK80 band set
+    (the trio's 45-260 kHz among them)."""
     meta = read_metadata(BUNDLED)
     assert meta["plugin"] == "cnn"
     model = load_model(BUNDLED)
     f = np.asarray(model.frequency)
-    assert f[0] == 45e3 and f[-1] == 260e3 and np.allclose(np.diff(f), 500.0)
+    assert f[0] == 10e3 and f[-1] == 260e3 and np.allclose(np.diff(f), 500.0)
+    assert model.trust is not None and "45-90+90-170+160-260" in model.trust.band_sets
+    assert model.trust.min_coverage <= ((f >= 45e3) & (f <= 260e3)).mean()
+    assert BUNDLED.stat().st_size <= 20e6
 
 
 def test_predict_with_the_bundled_model_writes_its_table(tmp_path, monkeypatch):

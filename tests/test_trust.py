@@ -23,9 +23,12 @@ from ts_toolkit.learn.bands import (
 from ts_toolkit.learn.trust import (
     calibrated_proba,
     conformal_half_width,
+    fit_embedding,
     fit_temperature,
+    mahalanobis_min,
     min_coverage_rule,
     ood_scores,
+    roughness,
 )
 
 torch = pytest.importorskip("torch")
@@ -83,6 +86,22 @@ def test_ood_score_is_the_rms_db_distance_to_the_nearest_reference():
     assert got == pytest.approx(np.sqrt(d.min(axis=1)), abs=1e-9)
     assert got == pytest.approx([1.0, 2.0], abs=1e-9)
     assert np.isnan(ood_scores(np.full((1, 30), np.nan), ref)[0])
+
+
+def test_roughness_and_mahalanobis():
+    rng = np.random.default_rng(2)
+    smooth = np.linspace(-60, -40, 50)[None].repeat(2, axis=0)
+    noisy = smooth + rng.normal(0, 5, smooth.shape)
+    noisy[1, 10:20] = np.nan
+    r = roughness(np.concatenate([smooth, noisy]))
+    assert r[:2] == pytest.approx(0.0, abs=1e-9) and (r[2:] > 5).all()
+    assert np.isnan(roughness(np.array([[1.0, np.nan, np.nan]]))[0])
+    emb = np.concatenate([rng.normal(0, 1, (500, 3)), rng.normal(10, 1, (500, 3))])
+    kind = np.repeat([0, 1], 500)
+    means, prec = fit_embedding(emb, kind, 2)
+    assert means[1] == pytest.approx([10, 10, 10], abs=0.2)
+    d = mahalanobis_min(np.array([[0.0, 0, 0], [10, 10, 10], [5, 5, 5], [30, 0, 0]]), means, prec)
+    assert d[0] < 0.3 and d[1] < 0.3 and d[2] > 5 and d[3] > 15
 
 
 def test_min_coverage_rule():
@@ -150,6 +169,9 @@ def test_calibration_survives_the_model_file(calibrated):
     assert loaded.trust.reference == pytest.approx(model.trust.reference, abs=1e-9)
     a, b = model.predict(ds), loaded.predict(ds)
     for name in ("probability", "a_low", "theta_high", "ood_score", "coverage"):
+        assert np.asarray(b[name].values) == pytest.approx(np.asarray(a[name].values))
+    assert model.trust.embedding_threshold is not None
+    for name in ("ood_embedding_score", "roughness"):
         assert np.asarray(b[name].values) == pytest.approx(np.asarray(a[name].values))
 
 

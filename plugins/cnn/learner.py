@@ -248,6 +248,15 @@ class CNNLearner(SpectraLearner):
         with torch_threads(self.settings["threads"]):
             return predict_network(self.net, stack_inputs(x, mask), self.device)
 
+    def _predict_with_embedding(
+        self, x: np.ndarray, mask: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        from .training import predict_network_embedding, stack_inputs
+
+        self.net.to(self.device)
+        with torch_threads(self.settings["threads"]):
+            return predict_network_embedding(self.net, stack_inputs(x, mask), self.device)
+
     def _export_weights(self) -> dict[str, bytes]:
         import torch
 

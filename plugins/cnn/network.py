@@ -124,11 +124,19 @@ class HybridCNN(nn.Module):
         self.size_head = _head(8 * w, 2, dropout)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        logits, theta, size, _ = self.forward_with_embedding(x)
+        return logits, theta, size
+
+    def forward_with_embedding(
+        self, x: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The outputs of :meth:`forward` and the neck's features (B, 8·width) the heads
+        read: the network's representation of each spectrum (used for the OOD check)."""
         if self.position_channel:
             pos = torch.linspace(-1.0, 1.0, x.shape[-1], dtype=x.dtype, device=x.device)
             x = torch.cat([x, pos.expand(x.shape[0], 1, -1)], dim=1)
         h = self.neck(self.blocks(self.stem(x)))
-        return self.kind_head(h), self.theta_head(h), self.size_head(h)
+        return self.kind_head(h), self.theta_head(h), self.size_head(h), h
 
 
 def add_position_input(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -62,15 +62,31 @@ def predict_network(
     net: nn.Module, inputs: torch.Tensor, device: torch.device, batch_size: int = 1024
 ) -> tuple[np.ndarray, np.ndarray]:
     """Class probabilities (n, 2) and z-scored (theta, a, b) (n, 3), in eval mode."""
+    probs, zs, _ = predict_network_embedding(net, inputs, device, batch_size)
+    return probs, zs
+
+
+@torch.no_grad()
+def predict_network_embedding(
+    net: nn.Module, inputs: torch.Tensor, device: torch.device, batch_size: int = 1024
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`predict_network`'s outputs and the neck features (n, 8·width), eval mode."""
     net.eval()
-    probs, zs = [], []
+    probs, zs, hs = [], [], []
     for start in range(0, inputs.shape[0], batch_size):
-        logits, theta, size = net(inputs[start : start + batch_size].to(device))
+        logits, theta, size, h = net.forward_with_embedding(
+            inputs[start : start + batch_size].to(device)
+        )
         probs.append(torch.softmax(logits.float(), dim=1).cpu())
         zs.append(torch.cat([theta, size], dim=1).float().cpu())
+        hs.append(h.float().cpu())
     if not probs:
-        return np.empty((0, 2)), np.empty((0, 3))
-    return torch.cat(probs).double().numpy(), torch.cat(zs).double().numpy()
+        return np.empty((0, 2)), np.empty((0, 3)), np.empty((0, 0))
+    return (
+        torch.cat(probs).double().numpy(),
+        torch.cat(zs).double().numpy(),
+        torch.cat(hs).double().numpy(),
+    )
 
 
 def hybrid_loss(

@@ -24,6 +24,8 @@ TRUST_VARIABLES = (
     "probability_uncalibrated",
     *(f"{n}_{end}" for n in ("theta", "a", "b", "alpha", "Req") for end in ("low", "high")),
     "ood_score",
+    "roughness",
+    "ood_embedding_score",
     "ood",
 )
 PREDICTION_VARIABLES = ("kind", "probability", "theta", "a", "b", "alpha", "Req", *TRUST_VARIABLES)

@@ -39,7 +39,11 @@ def batch_command(
     ] = True,
     retry_failed: Annotated[bool, typer.Option(help="Process failed files again.")] = False,
     allow_partial: Annotated[
-        bool, typer.Option(help="Accept files whose bands cover only part of the model's grid.")
+        bool,
+        typer.Option(
+            help="Accept files whose bands cover only part of the model's grid (a calibrated "
+            "model: targets below its minimum coverage, then marked low_coverage)."
+        ),
     ] = False,
     min_ts: MinTs = None,
     min_range: MinRange = None,

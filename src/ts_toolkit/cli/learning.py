@@ -323,8 +323,9 @@ def calibrate_command(
         ),
     ] = 1.0,
     ood_quantile: Annotated[
-        float, typer.Option(help="Quantile of the validation OOD scores used as threshold.")
-    ] = 0.99,
+        float,
+        typer.Option(help="Quantile of the validation OOD scores used as each threshold."),
+    ] = 0.995,
     n_reference: Annotated[
         int, typer.Option(help="Training spectra stored as the OOD reference.")
     ] = 6000,
@@ -372,8 +373,11 @@ def calibrate_command(
     from rich.table import Table
 
     table = Table(title=f"validation split ({trust.info['n_validation']} targets), per band set")
-    for col in ("band set kHz", "coverage", "acc", "R² θ", "R² a", "R² b", "T", "OOD thr dB"):
-        table.add_column(col, justify="left" if col == "band set kHz" else "right")
+    cols = ("band set kHz", "coverage", "acc", "R² θ", "R² a", "R² b", "T", "OOD dB", "rough dB")
+    for col in (*cols, "emb"):
+        table.add_column(
+            col, justify="left" if col == "band set kHz" else "right", no_wrap=col == "band set kHz"
+        )
     for r in trust.info["per_band_set"]:
         table.add_row(
             r["band_set_khz"],
@@ -384,6 +388,8 @@ def calibrate_command(
             f"{r['r2_b']:.3f}",
             f"{r['temperature']:.2f}",
             f"{r['ood_threshold_db']:.2f}",
+            f"{r['ood_roughness_threshold_db']:.2f}",
+            "-" if r["ood_embedding_threshold"] is None else f"{r['ood_embedding_threshold']:.1f}",
         )
     console.print(table)
     console.print(

@@ -80,8 +80,8 @@ def _print_table(rows: list[dict], title: str, limit: int = 50) -> None:
         table.title = f"{title} ({', '.join(dates)} UTC)"
     trust = any("ood" in r for r in rows)
     cols = ["ping time", "range m", "kind", "p", "a mm", "b mm", "alpha", "Req mm", "theta°"]
-    if trust:
-        cols += ["cover %", "flags"]
+    if trust:  # alpha and Req are in the output file; the intervals take their place
+        cols = ["ping time", "range m", "kind", "p", "a mm", "b mm", "theta°", "cover %", "flags"]
     for col in cols:
         table.add_column(
             col, justify="left" if col in ("kind", "flags") else "right", no_wrap=col == "ping time"
@@ -93,29 +93,35 @@ def _print_table(rows: list[dict], title: str, limit: int = 50) -> None:
         except (TypeError, ValueError):
             return "-"
 
-    def val(row: dict, name: str, scale: float = 1.0, fmt: str = ".1f") -> str:
-        text = num(row.get(name), scale, fmt)
-        if f"{name}_low" in row:
-            low, high = num(row[f"{name}_low"], scale, fmt), num(row[f"{name}_high"], scale, fmt)
-            text += f" [{low}, {high}]"
-        return text
+    def span(row: dict, name: str, scale: float = 1.0, fmt: str = ".1f") -> str:
+        low, high = row.get(f"{name}_low"), row.get(f"{name}_high")
+        return f"{num(low, scale, fmt)}–{num(high, scale, fmt)}"
 
     for row in rows[:limit]:
-        cells = [
+        head = [
             str(row.get("ping_time", ""))[11:],
             num(row.get("range"), fmt=".2f"),
             str(row.get("kind", "")),
             num(row.get("probability"), fmt=".2f"),
-            val(row, "a", 1e3),
-            val(row, "b", 1e3),
-            num(row.get("alpha"), fmt=".2f"),
-            num(row.get("Req"), 1e3),
-            val(row, "theta", fmt=".0f"),
         ]
         if trust:
             flags = [f for f, key in (("OOD", "ood"), ("low cov.", "low_coverage")) if row.get(key)]
-            cells += [num(row.get("coverage"), 100.0, ".0f"), ", ".join(flags)]
-        table.add_row(*cells)
+            cells = [  # the value over its 90 % interval
+                f"{num(row.get('a'), 1e3)}\n{span(row, 'a', 1e3)}",
+                f"{num(row.get('b'), 1e3)}\n{span(row, 'b', 1e3)}",
+                f"{num(row.get('theta'), fmt='.0f')}\n{span(row, 'theta', fmt='.0f')}",
+                num(row.get("coverage"), 100.0, ".0f"),
+                ", ".join(flags),
+            ]
+        else:
+            cells = [
+                num(row.get("a"), 1e3),
+                num(row.get("b"), 1e3),
+                num(row.get("alpha"), fmt=".2f"),
+                num(row.get("Req"), 1e3),
+                num(row.get("theta"), fmt=".0f"),
+            ]
+        table.add_row(*head, *cells)
     console.print(table)
     if len(rows) > limit:
         console.print(f"... {len(rows) - limit} more rows in the output file")
@@ -125,7 +131,8 @@ def _print_table(rows: list[dict], title: str, limit: int = 50) -> None:
         console.print(
             f"{n_ood} of {len(rows)} targets out of distribution (OOD: unlike every training "
             f"spectrum; do not trust their values), {n_low} below the model's minimum coverage; "
-            "[brackets]: 90 % intervals (docs/trust.md)"
+            "under each value: its 90 % interval (docs/trust.md)",
+            markup=False,
         )
 
 

@@ -24,7 +24,7 @@ from ..options import NoOptions, build_options
 from .data import KINDS, TARGET_NAMES, LearnArrays, check_grid, kind_index, target_array, ts_array
 from .scaling import FeatureScaler, TargetScaler
 from .split import Split
-from .trust import INTERVAL_NAMES, REFERENCE_BLOB, Trust
+from .trust import INTERVAL_NAMES, TRUST_BLOBS, Trust
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -83,6 +83,14 @@ class SpectraLearner:
     def _predict(self, x: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Class probabilities (n, len(KINDS)) and z-scored targets (n, 3)."""
         raise NotImplementedError
+
+    def _predict_with_embedding(
+        self, x: np.ndarray, mask: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """:meth:`_predict`'s outputs and the learner's internal representation of each
+        spectrum (n, d) for the out-of-distribution check; None if it has none."""
+        proba, z = self._predict(x, mask)
+        return proba, z, None
 
     def _export_weights(self) -> dict[str, bytes]:
         """The fitted state as named byte blobs (stored in the model file)."""
@@ -166,6 +174,29 @@ class SpectraLearner:
             y[ok] = self.targets.inverse(z)
         return proba, y
 
+    def predict_with_embedding(
+        self, ts: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """:meth:`predict_arrays` and the learner's representation of each spectrum
+        (n, d; NaN rows for spectra with no finite TS), or None if the learner has none."""
+        if not self.is_fitted:
+            raise TsToolkitError(f"model {self.name!r} is not trained yet")
+        assert self.features is not None and self.targets is not None
+        ts = np.asarray(ts, dtype=np.float64)
+        ok = np.isfinite(ts).any(axis=1)
+        proba = np.full((ts.shape[0], len(KINDS)), np.nan)
+        y = np.full((ts.shape[0], len(TARGET_NAMES)), np.nan)
+        emb = None
+        if ok.any():
+            x, mask = self.features.transform(ts[ok])
+            p, z, h = self._predict_with_embedding(x, mask)
+            proba[ok] = p
+            y[ok] = self.targets.inverse(z)
+            if h is not None:
+                emb = np.full((ts.shape[0], h.shape[1]), np.nan)
+                emb[ok] = h
+        return proba, y, emb
+
     def predict(self, spectra: xr.Dataset) -> xr.Dataset:
         """Predict kind (+ its probability), theta (deg), a, b, Req (m) and alpha.
 
@@ -185,9 +216,15 @@ class SpectraLearner:
         origin = "the spectra"
         check_grid(self.frequency, spectra["frequency"].values, origin)
         ts = ts_array(spectra, origin)
-        proba, y = self.predict_arrays(ts)
+        trust = None
+        if self.trust is not None:
+            assert self.targets is not None
+            proba, y, emb = self.predict_with_embedding(ts)
+            bounds = (self.targets.minimum, self.targets.maximum)
+            trust = self.trust.assess(ts, proba, y, bounds, emb)
+        else:
+            proba, y = self.predict_arrays(ts)
         raw_proba = proba
-        trust = self.trust.assess(ts, proba, y) if self.trust is not None else None
         if trust is not None:
             proba = trust["probability"]
         ok = np.isfinite(proba).all(axis=1)
@@ -229,6 +266,10 @@ class SpectraLearner:
                     data[f"{name}_{end}"] = trust[f"{name}_{end}"]
                     units[f"{name}_{end}"] = unit
             data["ood_score"] = trust["ood_score"]
+            for extra in ("roughness", "ood_embedding_score"):
+                if extra in trust:
+                    data[extra] = trust[extra]
+                    units[extra] = "dB" if extra == "roughness" else "1"
             data["ood"] = trust["ood"]
             attrs_out.update(
                 interval_level=self.trust.level,
@@ -277,7 +318,7 @@ class SpectraLearner:
         self.split = Split.from_dict(meta["split"]) if meta.get("split") else None
         self.training = dict(meta.get("training") or {})
         self.training_ts = dict(meta.get("training_ts_db") or {})  # absent in older files
-        own = {k: v for k, v in files.items() if k != REFERENCE_BLOB}
+        own = {k: v for k, v in files.items() if k not in TRUST_BLOBS}
         self.trust = (
             Trust.from_dict(meta["trust"], self.frequency, files) if meta.get("trust") else None
         )

@@ -42,6 +42,10 @@ if TYPE_CHECKING:
 
 #: Blob of the model file that holds the OOD reference spectra (int16, centi-dB).
 REFERENCE_BLOB = "ood_reference.npy"
+#: Blobs of the embedding check: class means (S, K, d) and precision matrices (S, d, d).
+EMBEDDING_BLOBS = ("ood_embedding_mean.npy", "ood_embedding_precision.npy")
+#: Every blob a calibration adds to a model file.
+TRUST_BLOBS = (REFERENCE_BLOB, *EMBEDDING_BLOBS)
 #: Quantities that get an interval, with their units.
 INTERVAL_NAMES: dict[str, str] = {"theta": "degree", "a": "m", "b": "m", "Req": "m", "alpha": "1"}
 #: Temperatures are fitted in [1, MAX_TEMPERATURE].
@@ -62,6 +66,10 @@ class Trust:
     ood_threshold: np.ndarray
     reference: np.ndarray = field(repr=False)
     info: dict[str, Any] = field(default_factory=dict)
+    embedding_mean: np.ndarray | None = field(default=None, repr=False)
+    embedding_precision: np.ndarray | None = field(default=None, repr=False)
+    embedding_threshold: np.ndarray | None = None
+    roughness_threshold: np.ndarray | None = None
 
     # -- persistence ----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -74,6 +82,12 @@ class Trust:
             "half_width_kinds": list(KINDS),
             "ood_threshold_db": self.ood_threshold.tolist(),
             "ood_reference": {"blob": REFERENCE_BLOB, "n_spectra": int(self.reference.shape[0])},
+            "ood_roughness_threshold_db": (
+                None if self.roughness_threshold is None else self.roughness_threshold.tolist()
+            ),
+            "ood_embedding_threshold": (
+                None if self.embedding_threshold is None else self.embedding_threshold.tolist()
+            ),
             "info": self.info,
         }
 
@@ -81,7 +95,15 @@ class Trust:
         """The reference spectra as an ``.npy`` blob (int16 centi-dB; no pickle)."""
         buf = io.BytesIO()
         np.save(buf, np.round(self.reference * 100.0).astype(np.int16), allow_pickle=False)
-        return {REFERENCE_BLOB: buf.getvalue()}
+        out = {REFERENCE_BLOB: buf.getvalue()}
+        if self.embedding_mean is not None and self.embedding_precision is not None:
+            for name, arr in zip(
+                EMBEDDING_BLOBS, (self.embedding_mean, self.embedding_precision), strict=True
+            ):
+                b = io.BytesIO()
+                np.save(b, arr.astype(np.float32), allow_pickle=False)
+                out[name] = b.getvalue()
+        return out
 
     @classmethod
     def from_dict(
@@ -104,6 +126,14 @@ class Trust:
                 reference=ref.astype(np.float64) / 100.0,
                 info=dict(d.get("info") or {}),
             )
+            if d.get("ood_roughness_threshold_db") is not None:
+                trust.roughness_threshold = np.asarray(d["ood_roughness_threshold_db"], float)
+            if d.get("ood_embedding_threshold") is not None:
+                trust.embedding_threshold = np.asarray(d["ood_embedding_threshold"], np.float64)
+                trust.embedding_mean, trust.embedding_precision = (
+                    np.load(io.BytesIO(files[name]), allow_pickle=False).astype(np.float64)
+                    for name in EMBEDDING_BLOBS
+                )
         except (KeyError, TypeError, ValueError, TsToolkitError) as exc:
             raise InputFileError(f"its calibration ('trust') is unreadable: {exc}") from exc
         n = len(sets)
@@ -120,11 +150,21 @@ class Trust:
         return trust
 
     # -- use ------------------------------------------------------------------------------
-    def assess(self, ts: np.ndarray, proba: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+    def assess(
+        self,
+        ts: np.ndarray,
+        proba: np.ndarray,
+        y: np.ndarray,
+        bounds: tuple[np.ndarray, np.ndarray] | None = None,
+        embedding: np.ndarray | None = None,
+    ) -> dict[str, np.ndarray]:
         """Per target: ``coverage``, ``low_coverage``, ``band_set`` (index), calibrated
         ``probability`` (n, 2), ``<name>_low``/``<name>_high`` interval bounds, ``ood_score``
         (dB) and ``ood`` (bool), from TS on the model grid (NaN = not measured), the raw
         class probabilities and (theta deg, a m, b m) of :meth:`SpectraLearner.predict_arrays`.
+        ``bounds``: (minimum, maximum) of (theta, a, b) in training, to clip their intervals to.
+        ``embedding``: the learner's representation of each spectrum; with it (and an
+        embedding calibration) also ``ood_embedding_score``, and ``ood`` flags either score.
         """
         ts = np.asarray(ts, dtype=np.float64)
         measured = np.isfinite(ts)
@@ -144,13 +184,38 @@ class Trust:
         for name, v in values.items():
             w = self.half_widths[name][s, kind]
             low = v - w
+            high = v + w
             if name != "theta":
                 low = np.maximum(low, 0.0)  # sizes and ratios are positive
+            if bounds is not None and name in ("theta", "a", "b"):
+                j = ("theta", "a", "b").index(name)  # the training range, as the values
+                low = np.clip(low, bounds[0][j], bounds[1][j])
+                high = np.clip(high, bounds[0][j], bounds[1][j])
             out[f"{name}_low"] = np.where(ok, low, np.nan)
-            out[f"{name}_high"] = np.where(ok, v + w, np.nan)
+            out[f"{name}_high"] = np.where(ok, high, np.nan)
         score = ood_scores(ts, self.reference)
         out["ood_score"] = score
         out["ood"] = ~(score <= self.ood_threshold[s])  # NaN score (nothing measured): flagged
+        if self.roughness_threshold is not None:
+            rough = roughness(ts)
+            out["roughness"] = rough
+            out["ood"] |= rough > self.roughness_threshold[s]
+        if embedding is not None and self.embedding_threshold is not None:
+            e = self.embedding_scores(embedding, s)
+            out["ood_embedding_score"] = e
+            out["ood"] |= ~(e <= self.embedding_threshold[s])
+        return out
+
+    def embedding_scores(self, embedding: np.ndarray, band_set: np.ndarray) -> np.ndarray:
+        """Mahalanobis distance of each row of ``embedding`` to the nearest class mean of
+        its band set (shared, shrunk covariance of that set's training embeddings)."""
+        assert self.embedding_mean is not None and self.embedding_precision is not None
+        out = np.full(len(embedding), np.nan)
+        for k in np.unique(band_set):
+            rows = band_set == k
+            out[rows] = mahalanobis_min(
+                embedding[rows], self.embedding_mean[k], self.embedding_precision[k]
+            )
         return out
 
 
@@ -205,6 +270,36 @@ def ood_scores(ts: np.ndarray, reference: np.ndarray, chunk: int = 256) -> np.nd
     return out
 
 
+def mahalanobis_min(emb: np.ndarray, means: np.ndarray, precision: np.ndarray) -> np.ndarray:
+    """Per row: min over classes k of sqrt((e - m_k)ᵀ P (e - m_k)), with ``means`` (K, d)
+    and ``precision`` (d, d); NaN for a row of NaN."""
+    diff = np.asarray(emb, dtype=np.float64)[:, None, :] - means[None]  # (n, K, d)
+    d2 = np.einsum("nkd,de,nke->nk", diff, precision, diff)
+    return np.sqrt(np.maximum(d2.min(axis=1), 0.0))
+
+
+def fit_embedding(emb: np.ndarray, kind: np.ndarray, n_kinds: int) -> tuple[np.ndarray, np.ndarray]:
+    """Class means (K, d) and the precision (d, d) of the pooled within-class covariance
+    (Ledoit-Wolf shrinkage) of training embeddings ``emb`` with class indices ``kind``."""
+    from sklearn.covariance import LedoitWolf
+
+    means = np.stack([emb[kind == k].mean(axis=0) for k in range(n_kinds)])
+    centred = emb - means[kind]
+    return means, LedoitWolf(assume_centered=True).fit(centred).precision_
+
+
+def roughness(ts: np.ndarray) -> np.ndarray:
+    """Standard deviation (dB) of the steps between neighbouring measured grid points of
+    each row (NaN with fewer than two steps): large for a spectrum of independent noise."""
+    step = np.diff(np.asarray(ts, dtype=np.float64), axis=1)
+    ok = np.isfinite(step)
+    n = ok.sum(axis=1)
+    s = np.where(ok, step, 0.0)
+    mean = s.sum(axis=1) / np.maximum(n, 1)
+    var = (np.where(ok, step - mean[:, None], 0.0) ** 2).sum(axis=1) / np.maximum(n - 1, 1)
+    return np.where(n >= 2, np.sqrt(var), np.nan)
+
+
 def _r2(truth: np.ndarray, pred: np.ndarray) -> float:
     ss = float(((truth - truth.mean()) ** 2).sum())
     return 1.0 - float(((truth - pred) ** 2).sum()) / ss if ss > 0 else math.nan
@@ -228,10 +323,11 @@ def calibrate(
     band_sets: str,
     level: float = 0.9,
     noise_db: float = 1.0,
-    ood_quantile: float = 0.99,
+    ood_quantile: float = 0.995,
     n_reference: int = 6000,
     r2_floor: float = 0.5,
     seed: int = 0,
+    n_embedding_fit: int = 3000,
 ) -> Trust:
     """Calibrate a trained ``model`` on the validation split of ``ds`` (the data set it was
     trained on: its saved split and fingerprint must match) for ``band_sets`` (text, kHz;
@@ -265,8 +361,15 @@ def calibrate(
     widths = {k: np.full((n_sets, n_kinds), np.inf) for k in INTERVAL_NAMES}
     threshold = np.zeros(n_sets)
     per_set: list[dict[str, Any]] = []
+    ref_kind = truth_of(ds.isel(target=pick), "training data")["kind"]
+    fit_rows = np.arange(min(n_embedding_fit, pick.size))
+    emb_mean: list[np.ndarray] = []
+    emb_prec: list[np.ndarray] = []
+    emb_thr = np.zeros(n_sets)
+    rough_thr = np.zeros(n_sets)
+    has_embedding = True
     for s, mask in enumerate(masks):
-        proba, y = model.predict_arrays(np.where(mask, ts_val, np.nan))
+        proba, y, _ = model.predict_with_embedding(np.where(mask, ts_val, np.nan))
         temperature[s] = fit_temperature(proba, truth["kind"])
         kind = np.argmax(proba, axis=1)
         a, b = y[:, 1], y[:, 2]
@@ -280,6 +383,22 @@ def calibrate(
                 widths[name][s, k] = own
         scores = ood_scores(np.where(mask, noisy_val, np.nan), reference)
         threshold[s] = float(np.quantile(scores, ood_quantile))
+        rough_thr[s] = float(
+            np.quantile(roughness(np.where(mask, noisy_val, np.nan)), ood_quantile)
+        )
+        if has_embedding:
+            masked_ref = np.where(mask, reference[fit_rows], np.nan)
+            _, _, emb_fit = model.predict_with_embedding(masked_ref)
+            if emb_fit is None:
+                has_embedding = False
+            else:
+                means, prec = fit_embedding(emb_fit, ref_kind[fit_rows], n_kinds)
+                _, _, emb_val = model.predict_with_embedding(np.where(mask, noisy_val, np.nan))
+                assert emb_val is not None
+                e = mahalanobis_min(emb_val, means, prec)
+                emb_thr[s] = float(np.quantile(e, ood_quantile))
+                emb_mean.append(means)
+                emb_prec.append(prec)
         r2 = {k: _r2(truth[k], pred[k]) for k in ("theta", "a", "b")}
         per_set.append(
             {
@@ -289,6 +408,8 @@ def calibrate(
                 **{f"r2_{k}": round(v, 4) for k, v in r2.items()},
                 "temperature": float(temperature[s]),
                 "ood_threshold_db": round(threshold[s], 3),
+                "ood_roughness_threshold_db": round(rough_thr[s], 3),
+                "ood_embedding_threshold": round(emb_thr[s], 3) if has_embedding else None,
             }
         )
     coverage = np.array([p["coverage"] for p in per_set])
@@ -313,5 +434,10 @@ def calibrate(
         reference=np.round(reference * 100.0) / 100.0,  # what the file stores
         info=info,
     )
+    trust.roughness_threshold = rough_thr
+    if has_embedding:
+        trust.embedding_mean = np.stack(emb_mean).astype(np.float32).astype(np.float64)
+        trust.embedding_precision = np.stack(emb_prec).astype(np.float32).astype(np.float64)
+        trust.embedding_threshold = emb_thr
     model.trust = trust
     return trust
