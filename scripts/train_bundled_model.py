@@ -1,4 +1,6 @@
-"""Build the model bundled with ts-toolkit (src/ts_toolkit/data/default.tsm).
+"""Build the previous bundled model (45-260 kHz only; until issue 28) into
+src/ts_toolkit/data/default.tsm. The current bundled model is built by
+scripts/train_default_model.py (docs/bundled-model.md); this script overwrites it.
 
 Steps, all with the project's own commands:
 1. spectra on the 45-260 kHz band of the EK80 ES70-7C/ES120-7C/ES200-7C trio: either the
