@@ -377,10 +377,10 @@ def _pickled_cnn_model(src: Path, dst: Path) -> Path:
     torch.save({"w": Payload()}, buf)
     with zipfile.ZipFile(src) as zf:
         members = {n: zf.read(n) for n in zf.namelist()}
-    weights = next(n for n in members if n.startswith("weights/"))
+    weights = "weights/network.pt"  # the network (a calibrated model has other blobs too)
     members[weights] = buf.getvalue()
     meta = json.loads(members["metadata.json"])
-    meta["weights"] = {weights[len("weights/") :]: hashlib.sha256(buf.getvalue()).hexdigest()}
+    meta["weights"][weights[len("weights/") :]] = hashlib.sha256(buf.getvalue()).hexdigest()
     members["metadata.json"] = json.dumps(meta).encode()
     with zipfile.ZipFile(dst, "w") as zf:
         for name, data in members.items():
