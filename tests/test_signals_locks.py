@@ -21,7 +21,7 @@ import fake_simulators
 from ts_toolkit.errors import OutputBusyError
 from ts_toolkit.locks import lock_path, output_lock
 from ts_toolkit.parameters import space_from_mapping
-from ts_toolkit.simulate import simulate
+from ts_toolkit.simulation import simulate
 from ts_toolkit.spectra import read_spectra
 
 TESTS = str(Path(__file__).parent)
