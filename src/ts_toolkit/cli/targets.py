@@ -76,7 +76,12 @@ def _print_table(rows: list[dict], title: str, limit: int = 50) -> None:
     dates = sorted({str(r.get("ping_time", ""))[:10] for r in rows} - {""})
     if dates:
         table.title = f"{title} ({', '.join(dates)} UTC)"
-    for col in ("ping time", "range m", "kind", "p", "a mm", "b mm", "alpha", "Req mm", "theta°"):
+    tracked = any("track" in r for r in rows)  # targets tagged with their track
+    counted = any("n_pings" in r for r in rows)  # one row per track
+    columns = ("ping time", "range m", "kind", "p", "a mm", "b mm", "alpha", "Req mm", "theta°")
+    if tracked:
+        columns = ("ping time", "track", *(["pings"] if counted else []), *columns[1:])
+    for col in columns:
         table.add_column(
             col, justify="right" if col != "kind" else "left", no_wrap=col == "ping time"
         )
@@ -88,8 +93,14 @@ def _print_table(rows: list[dict], title: str, limit: int = 50) -> None:
             return "-"
 
     for row in rows[:limit]:
+        track = []
+        if tracked:
+            number = int(row.get("track", -1))
+            track = [str(number) if number >= 0 else "-"]
+            track += [str(row.get("n_pings", ""))] if counted else []
         table.add_row(
             str(row.get("ping_time", ""))[11:],
+            *track,
             num(row.get("range"), fmt=".2f"),
             str(row.get("kind", "")),
             num(row.get("probability"), fmt=".2f"),
@@ -142,6 +153,15 @@ def predict_command(
             "cover (unmeasured model frequencies are NaN).",
         ),
     ] = False,
+    tracks: Annotated[
+        bool,
+        typer.Option(
+            "--tracks",
+            help="Follow targets through pings (alpha-beta tracker) and classify each "
+            "track's TS(f), averaged in the linear domain, too; with --out, the tracks go "
+            "to OUT's name with .tracks before the suffix.",
+        ),
+    ] = False,
     min_ts: MinTs = None,
     min_range: MinRange = None,
     max_range: MaxRange = None,
@@ -167,12 +187,14 @@ def predict_command(
             )
     else:
         require_file(model)
+    tracks_out = None
     if out is not None:
         from ..outputs import check_outputs
 
-        check_outputs([out], [path, model], overwrite)
         if out.suffix.lower() not in (".nc", ".csv"):
             raise InputFileError(f"--out {out}: unknown format {out.suffix!r}; use .nc or .csv")
+        tracks_out = out.with_name(f"{out.stem}.tracks{out.suffix}") if tracks else None
+        check_outputs([out, *([tracks_out] if tracks_out else [])], [path, model], overwrite)
     options = source_options(option, min_ts, min_range, max_range, channel)
     loaded = load_model(model)
     if "min_ts" not in options:
@@ -185,10 +207,28 @@ def predict_command(
             f"{spectra.attrs.get('detection_counts', '')})"
         )
         result, rows = spectra, []
+        track_result, track_rows = None, []
     else:
+        track_result, track_rows = None, []
+        if tracks:
+            from ..tracks import track_targets
+
+            spectra, per_track = track_targets(spectra)
         result = predict_spectra(loaded, spectra, allow_partial=band_subset)
         rows = prediction_rows(result)
         _print_table(rows, f"{path.name}: {n} single target{'s' if n != 1 else ''}")
+        if tracks:
+            m = int(per_track.sizes["target"])
+            track_result = (
+                predict_spectra(loaded, per_track, allow_partial=band_subset) if m else per_track
+            )
+            track_rows = prediction_rows(track_result)
+            title = f"{path.name}: {m} track{'s' if m != 1 else ''}"
+            untracked = per_track.attrs.get("untracked_targets", 0)
+            _print_table(track_rows, f"{title} ({untracked} targets in no track)")
     if out is not None:
         write_predictions(result, rows, out)
         console.print(f"wrote {out}")
+        if tracks_out is not None and track_result is not None:
+            write_predictions(track_result, track_rows, tracks_out)
+            console.print(f"wrote {tracks_out}")
