@@ -18,6 +18,7 @@ from ts_toolkit.spectra import make_spectra
 from ts_toolkit.tracks import (
     NO_TRACK,
     TrackerSettings,
+    add_ping_consensus,
     assign_tracks,
     linear_mean_db,
     positions,
@@ -137,10 +138,11 @@ def test_predict_tracks_writes_one_row_per_track(fish_survey, tmp_path: Path) ->
         [*cmd, "--min-ts", "-90", "--out", str(out)], capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
-    assert "5 tracks (0 targets in no track)" in " ".join(done.stdout.split())
+    assert "5 tracks (0 targets in no track;" in " ".join(done.stdout.split())
     with out.with_name("fish.tracks.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 5 and {"track", "n_pings", "kind", "a", "theta"} <= set(rows[0])
+    assert {"majority_pred_kind", "median_pred_a", "median_pred_theta"} <= set(rows[0])
     with out.open() as fh:
         per_ping = list(csv.DictReader(fh))
     assert {r["track"] for r in per_ping} == {"0", "1", "2", "3", "4"}
@@ -148,3 +150,20 @@ def test_predict_tracks_writes_one_row_per_track(fish_survey, tmp_path: Path) ->
         [*cmd, "--min-ts", "-90", "--out", str(out)], capture_output=True, text=True
     )
     assert again.returncode == 2 and "already exists" in again.stderr  # nothing overwritten
+
+
+def test_ping_consensus_is_the_majority_kind_and_the_median() -> None:
+    import xarray as xr
+
+    per_ping = xr.Dataset(
+        {
+            "track": ("target", np.array([0, 0, 0, 1, 1, -1])),
+            "pred_kind": ("target", np.array(["gas", "liquid", "gas", "gas", "liquid", "gas"])),
+            "pred_probability": ("target", np.array([0.9, 0.8, 0.9, 0.6, 0.99, 0.5])),
+            "pred_a": ("target", np.array([1.0, 5.0, 2.0, 3.0, 4.0, 100.0])),
+        }
+    )
+    tracks = xr.Dataset({"track": ("target", np.array([0, 1]))})
+    out = add_ping_consensus(tracks, per_ping)
+    assert list(out["majority_pred_kind"].values) == ["gas", "liquid"]  # tie: the surer kind
+    np.testing.assert_allclose(out["median_pred_a"].values, [2.0, 3.5])

@@ -109,7 +109,8 @@ def predict_spectra(model: Any, spectra: xr.Dataset, allow_partial: bool = False
 #: Per-target measurement columns copied into prediction rows, when present.
 ROW_FIELDS = (
     "ping_time", "channel", "track", "n_pings", "range", "angle_alongship", "angle_athwartship",
-    "TS_centre",
+    "TS_centre", "majority_pred_kind", "median_pred_a", "median_pred_b", "median_pred_alpha",
+    "median_pred_Req", "median_pred_theta",
 )  # fmt: skip
 #: Prediction columns (from the ``pred_*`` variables).
 ROW_PREDICTIONS = ("kind", "probability", "a", "b", "alpha", "Req", "theta")

@@ -253,3 +253,42 @@ def track_targets(
     tagged.attrs["tracker"] = described
     tracks.attrs["tracker"] = described
     return tagged, tracks
+
+
+#: Per-ping predictions summarised per track by :func:`add_ping_consensus`.
+CONSENSUS_OF = ("a", "b", "alpha", "Req", "theta")
+
+
+def add_ping_consensus(track_result: xr.Dataset, per_ping: xr.Dataset) -> xr.Dataset:
+    """``track_result`` (one row per track) with the per-ping predictions of each track's
+    members summarised: ``majority_pred_kind`` (the kind most members were given; ties go
+    to the higher mean probability) and ``median_pred_<name>`` for a, b, alpha, Req (m or
+    1) and theta (degrees). ``per_ping`` holds the members' ``track`` and ``pred_*``."""
+    out = track_result.copy()
+    numbers = out["track"].values
+    member_track = per_ping["track"].values
+    if "pred_kind" in per_ping:
+        kinds = per_ping["pred_kind"].values
+        prob = per_ping["pred_probability"].values if "pred_probability" in per_ping else None
+        majority = []
+        for number in numbers:
+            inside = member_track == number
+            names, counts = np.unique(kinds[inside], return_counts=True)
+            best = names[counts == counts.max()]
+            if best.size > 1 and prob is not None:
+                best = sorted(best, key=lambda k: -float(np.mean(prob[inside][kinds[inside] == k])))
+            majority.append(best[0])
+        out["majority_pred_kind"] = (
+            "target",
+            np.asarray(majority, dtype=object),
+            {"long_name": "kind most of the track's pings were given"},
+        )
+    for name in CONSENSUS_OF:
+        if f"pred_{name}" not in per_ping:
+            continue
+        values = per_ping[f"pred_{name}"].values.astype(float)
+        medians = [float(np.nanmedian(values[member_track == n])) for n in numbers]
+        attrs = dict(per_ping[f"pred_{name}"].attrs)
+        attrs["long_name"] = f"median over the track's pings of the predicted {name}"
+        out[f"median_pred_{name}"] = ("target", np.asarray(medians), attrs)
+    return out

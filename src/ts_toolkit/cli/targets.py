@@ -115,6 +115,23 @@ def _print_table(rows: list[dict], title: str, limit: int = 50) -> None:
         console.print(f"... {len(rows) - limit} more rows in the output file")
 
 
+def _consensus_row(track_row: dict, ping_rows: list[dict]) -> dict:
+    """A track's row as printed: the kind most of its pings were given (p: their share)
+    and the medians of its pings' predictions; the file also has the prediction for the
+    track's averaged TS(f) (see docs/tracks.md for which to trust)."""
+    shown = dict(track_row)
+    kind = track_row.get("majority_pred_kind")
+    if kind is None:
+        return shown
+    members = [r for r in ping_rows if r.get("track") == track_row.get("track")]
+    shown["kind"] = kind
+    shown["probability"] = sum(r.get("kind") == kind for r in members) / max(len(members), 1)
+    for name in ("a", "b", "alpha", "Req", "theta"):
+        if f"median_pred_{name}" in track_row:
+            shown[name] = track_row[f"median_pred_{name}"]
+    return shown
+
+
 def _model_min_ts(model: object) -> float:
     """The detection threshold ``predict`` uses without ``--min-ts`` (printed)."""
     from ..apply import model_detection_threshold
@@ -222,10 +239,18 @@ def predict_command(
             track_result = (
                 predict_spectra(loaded, per_track, allow_partial=band_subset) if m else per_track
             )
+            if m:
+                from ..tracks import add_ping_consensus
+
+                track_result = add_ping_consensus(track_result, result)
             track_rows = prediction_rows(track_result)
             title = f"{path.name}: {m} track{'s' if m != 1 else ''}"
             untracked = per_track.attrs.get("untracked_targets", 0)
-            _print_table(track_rows, f"{title} ({untracked} targets in no track)")
+            _print_table(
+                [_consensus_row(r, rows) for r in track_rows],
+                f"{title} ({untracked} targets in no track; median of each track's per-ping "
+                "predictions, p = share of its pings given that kind)",
+            )
     if out is not None:
         write_predictions(result, rows, out)
         console.print(f"wrote {out}")
