@@ -28,7 +28,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--fish", type=int, default=20)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--tilt-sd", type=float, default=3.0, help="tilt wobble per ping (deg)")
     ap.add_argument("--out", type=Path, default=Path("docs/bench-tracks.md"))
+    ap.add_argument("--append", action="store_true", help="add to --out instead of replacing")
     args = ap.parse_args()
 
     import ts_toolkit as tt
@@ -40,9 +42,7 @@ def main() -> None:
     from ts_toolkit_plugins.ek80.synth.tracks import make_track_survey
 
     t0 = time.perf_counter()
-    survey = make_track_survey(
-        args.fish, args.seed, space=demo_space(), tilt_sd=float(os.environ.get("TILT_SD", 3.0))
-    )
+    survey = make_track_survey(args.fish, args.seed, space=demo_space(), tilt_sd=args.tilt_sd)
     t_sim = time.perf_counter() - t0
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "fish.raw"
@@ -100,9 +100,10 @@ def main() -> None:
 
     load = os.getloadavg()
     lines = [
-        "# Target tracks: recovery and per-track classification",
+        f"## Tilt wobble {args.tilt_sd:g} deg per ping",
         "",
-        f"Measured by `python scripts/bench_tracks.py --fish {args.fish} --seed {args.seed}` on "
+        f"Measured by `python scripts/bench_tracks.py --fish {args.fish} --seed {args.seed} "
+        f"--tilt-sd {args.tilt_sd:g}` on "
         f"{platform.node()} ({os.cpu_count()} CPUs, Python {platform.python_version()}), "
         f"{time.strftime('%Y-%m-%d')}; load average at the end {load[0]:.1f} / {load[1]:.1f} / "
         f"{load[2]:.1f}.",
@@ -110,7 +111,7 @@ def main() -> None:
         f"Survey: {args.fish} fish (bundled model's space: Table I kinds and sizes), "
         f"{survey.n_pings} pings, {len(survey.targets)} echoes; each fish seen in 5-15 "
         "consecutive pings while crossing the beam (alongship -1.8 to +1.8 deg), tilt "
-        "wobbling 3 deg (s.d.), TS(f) scattered by 1 dB per ping and frequency; fish in a "
+        f"wobbling {args.tilt_sd:g} deg (s.d.), TS(f) scattered by 1 dB per ping and frequency; fish in a "
         "common ping at least 1 m apart; ES70/ES120/ES200 FM, written as EK80 `.raw` and read "
         f"back. Simulation {t_sim:.0f} s; extraction + per-ping prediction {t_extract:.0f} s.",
         "",
@@ -144,6 +145,10 @@ def main() -> None:
     )
     text = "\n".join(lines) + "\n"
     print(text)
+    if args.append and args.out.exists():
+        text = args.out.read_text() + "\n" + text
+    else:
+        text = "# Target tracks: recovery and per-track classification\n\n" + text
     args.out.write_text(text)
     print(f"wrote {args.out}")
 
