@@ -74,6 +74,9 @@ def test_the_raw_file_holds_the_json_ping(shared_dir, raw_dir, name) -> None:
         assert getattr(b, key) == getattr(a, key), key
     assert b.duration == pytest.approx(a.duration, rel=1e-7)  # float32 in echopype
     assert (b.beam_type, b.n_sectors, b.sample_offset) == (a.beam_type, a.n_sectors, 0)
+    # the ping time (echopype converts the NT time through a float: within 1 µs)
+    when = np.datetime64(str(a.ping_time).rstrip("Z"), "ns")
+    assert abs(b.ping_time - when) <= np.timedelta64(1, "us")
     env_a, env_b = a.environment, b.environment
     for key in ("sound_speed", "temperature", "salinity", "depth", "acidity"):
         assert getattr(env_b, key) == getattr(env_a, key), key
