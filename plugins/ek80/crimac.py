@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,7 +19,9 @@ from .calibration import Calibration
 from .core import ChannelPing
 from .environment import Environment
 from .filters import FilterStage
-from .synth.recorded import ChannelRecord
+
+if TYPE_CHECKING:  # the synth package is slow to import; only the writer needs it
+    from .synth.recorded import ChannelRecord
 
 
 def _arr(value: object) -> np.ndarray:
@@ -42,6 +45,8 @@ def crimac_record(d: dict) -> ChannelRecord:
     """What the CRIMAC JSON ``d`` says about the channel beyond its :class:`ChannelPing`
     (transducer name, equivalent beam angle, pulse-duration tables and their gains, power
     and band limits), for writing the ping to a ``.raw`` file."""
+    from .synth.recorded import ChannelRecord
+
     xml = d["XML0"]
     trd, chans = xml["Transducer"], xml.get("Channels", {})
     name = str(d.get("COMMENTS", {}).get("Tranciever and Transducer", ""))
