@@ -8,8 +8,9 @@ transceiver (sampling rate, impedance), the transducer (nominal frequency, beam 
 angle sensitivities and offsets, nominal gain) and its calibration table
 (``FrequencyPar``) in the Configuration ``XML0``, the water in the Environment ``XML0``
 and the ping parameters (FM band, duration, slope, power, sample interval) in a Parameter
-``XML0`` before each ``RAW3``; the ping time is the datagrams' time stamp. What the
-``ChannelPing`` does not carry (equivalent beam angle, the pulse-duration tables and their
+``XML0`` before each ``RAW3``; the ping time is the datagrams' time stamp (receiver
+impedance in whole ohms and table frequencies in whole Hz, as echopype parses them). What
+the ``ChannelPing`` does not carry (equivalent beam angle, the pulse-duration tables and their
 gains, the transducer's name) comes from a :class:`ChannelRecord` (from the JSON file,
 :func:`..crimac.load_crimac_record`) or is written from the ping's own values.
 
