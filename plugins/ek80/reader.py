@@ -155,6 +155,17 @@ def _environment(ed: Any) -> Environment:
     )
 
 
+def base_rate(rx_rate: float, decimation: int, sample_interval: float) -> float:
+    """The transceiver's base sampling rate (Hz): the file's receiver sampling frequency
+    when it agrees (within 0.1 %) with ``decimation / sample_interval`` (the sample
+    interval is stored in float32 precision: 64 / 42.6667 µs is 1,499,999 Hz for a
+    1.5 MHz WBT), else that ratio rounded to whole Hz."""
+    ratio = decimation / sample_interval
+    if np.isfinite(rx_rate) and rx_rate > 0 and abs(rx_rate / ratio - 1.0) < 1e-3:
+        return float(rx_rate)
+    return float(round(ratio))
+
+
 def iter_fm_pings(
     path: str | Path,
     info: dict[str, Any] | None = None,
@@ -194,6 +205,7 @@ def iter_fm_pings(
                 )
             beam_type = int(_value(beam, "beam_type", ch, 0))
             total_deci = int(np.prod([st.decimation for st in stages]))
+            rx_rate = _value(vend, "receiver_sampling_frequency", ch, np.nan)
             cal_cache: dict[float, Calibration] = {}
             for k, ping_time in enumerate(np.asarray(b["ping_time"].values)):
                 if not fm[k]:
@@ -209,6 +221,10 @@ def iter_fm_pings(
                     continue
                 s = s[:, : int(np.flatnonzero(valid)[-1]) + 1]
                 dt = float(bk["sample_interval"].values)
+                offset = 0
+                if "sample_time_offset" in bk:
+                    t_off = float(np.nan_to_num(np.asarray(bk["sample_time_offset"].values)))
+                    offset = int(round(t_off / dt))
                 duration = float(bk["transmit_duration_nominal"].values)
                 if duration not in cal_cache:
                     cal_cache[duration] = _calibration(beam, vend, ch, duration)
@@ -223,11 +239,12 @@ def iter_fm_pings(
                     duration=duration,
                     slope=float(bk["slope"].values),
                     transmit_power=float(bk["transmit_power"].values),
-                    fs=round(total_deci / dt),
+                    fs=base_rate(rx_rate, total_deci, dt),
                     stages=stages,
                     beam_type=beam_type if s.shape[0] > 1 else 0,
                     calibration=cal,
                     environment=env,
+                    sample_offset=offset,
                     channel=ch,
                     ping_time=ping_time,
                 )
