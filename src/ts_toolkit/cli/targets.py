@@ -208,10 +208,10 @@ def predict_command(
     if out is not None:
         from ..outputs import check_outputs
 
-        if out.suffix.lower() not in (".nc", ".csv"):
-            raise InputFileError(f"--out {out}: unknown format {out.suffix!r}; use .nc or .csv")
         tracks_out = out.with_name(f"{out.stem}.tracks{out.suffix}") if tracks else None
         check_outputs([out, *([tracks_out] if tracks_out else [])], [path, model], overwrite)
+        if out.suffix.lower() not in (".nc", ".csv"):
+            raise InputFileError(f"--out {out}: unknown format {out.suffix!r}; use .nc or .csv")
     options = source_options(option, min_ts, min_range, max_range, channel)
     loaded = load_model(model)
     if "min_ts" not in options:
