@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -296,6 +297,21 @@ def background_power(power: np.ndarray, idx: int, half: int, skip: int) -> float
     return float(np.median(around)) if around.size >= 8 else 0.0
 
 
+def sidelobe_envelope(autocorr_power: np.ndarray) -> np.ndarray:
+    """The largest of ``autocorr_power`` within ±2 samples of each lag (circular), the
+    side-lobe level a stronger echo puts around it; read-only, built once per replica."""
+    acf = np.asarray(autocorr_power, dtype=float)
+    return _envelope_of(acf.tobytes())
+
+
+@lru_cache(maxsize=32)
+def _envelope_of(acf: bytes) -> np.ndarray:
+    a = np.frombuffer(acf, dtype=float)
+    envelope = np.max(np.stack([np.roll(a, k) for k in range(-2, 3)]), axis=0)
+    envelope.flags.writeable = False
+    return envelope
+
+
 def _sidelobe_test(autocorr_power: np.ndarray | None, margin_db: float | None):
     """A function ``(power, idx, stronger) -> bool``: is sample ``idx`` within ``margin_db``
     of the range side lobes of the ``stronger`` peaks? None when disabled."""
@@ -303,8 +319,7 @@ def _sidelobe_test(autocorr_power: np.ndarray | None, margin_db: float | None):
         return None
     acf = np.asarray(autocorr_power, dtype=float)
     centre = acf.size // 2
-    # the envelope: the largest side-lobe power within +-2 samples of each lag
-    envelope = np.max(np.stack([np.roll(acf, k) for k in range(-2, 3)]), axis=0)
+    envelope = sidelobe_envelope(acf)
     factor = 10 ** (margin_db / 10)
 
     def test(power: np.ndarray, idx: int, stronger: list[int]) -> bool:
