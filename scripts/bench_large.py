@@ -11,7 +11,8 @@
    parts of whole pings, see plugins/ek80/pieces.py);
 4. starts a `dask scheduler` and --workers `dask worker` processes (one thread each) on
    this machine and runs `batch` (extract + classify with the bundled model) on the
-   surveys through their tcp:// address, after a warm-up batch on the small survey: MB/s
+   surveys through their tcp:// address, after a warm-up of every worker on the small
+   survey (imports, model loaded): MB/s
    per task (file size / time inside the task, measured on the worker), MB/s per worker
    (all MB / wall time / workers), CPU seconds and peak resident memory per worker;
 5. writes docs/bench-large.md.
@@ -153,7 +154,7 @@ def main() -> None:
 
     from distributed import Client
 
-    from ts_toolkit.batch import run_batch
+    from ts_toolkit.batch import process_file, run_batch
     from ts_toolkit.cluster import localhost_cluster
 
     files, small = generate(args.input, args.surveys, args.pings)
@@ -169,8 +170,9 @@ def main() -> None:
     load_batch = wait_for_quiet(args.max_load, args.wait)
     print(f"batch of {len(files)} surveys on {args.workers} workers (load {load_batch})")
     with localhost_cluster(args.workers, cwd=args.input) as address:
-        run_batch([small], args.model, runs_dir / "warmup.nc", address, options=options)
         with Client(address) as client:
+            # every worker imports, compiles and loads the model before the timed batch
+            client.run(process_file, str(small), str(args.model), options)
             before = client.run(worker_stats)
         t0 = time.perf_counter()
         report = run_batch(files, args.model, runs_dir / "large.nc", address, options=options)

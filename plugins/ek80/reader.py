@@ -10,6 +10,7 @@ environment.
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import logging
 import warnings
@@ -44,6 +45,11 @@ def open_echodata(path: str | Path, **open_kwargs: Any) -> Any:
     import echopype
 
     p = Path(path)
+    # echopype's EchoData holds reference cycles: the arrays of the previous file (or part
+    # of a file) are freed only by the cycle collector. Collecting first keeps a worker's
+    # peak memory at one part's (two 200 MB surveys in a row: 1062 MB peak RSS, 1389 MB
+    # without).
+    gc.collect()
     try:
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
