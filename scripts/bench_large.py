@@ -210,6 +210,13 @@ def main() -> None:
         ),
         ("targets classified", f"{report.n_targets}"),
     ]
+    cpu_total = sum(after[a]["cpu_s"] - before.get(a, {}).get("cpu_s", 0.0) for a in after)
+    rows.append(
+        (
+            "MB per CPU second of the workers (MB/s per worker with a core of its own)",
+            f"{total_mb / cpu_total:.1f} ({total_mb:.0f} MB, {cpu_total:.1f} CPU s)",
+        )
+    )
     for addr in sorted(after):
         cpu = after[addr]["cpu_s"] - before.get(addr, {}).get("cpu_s", 0.0)
         rows.append(

@@ -41,9 +41,9 @@ def pulse_compress(samples: npt.ArrayLike, y_mf: np.ndarray) -> np.ndarray:
     """Pulse-compress complex samples (..., n_sample) with the replica ``y_mf``.
 
     Output has the input's shape; sample ``n`` is the correlation at lag ``n`` (the
-    echo delay in samples), normalised by ``||y_mf||²``. Non-finite samples count as 0.
-    (The FFT convolution of :func:`scipy.signal.fftconvolve`, with the replica's
-    transform computed once per transform length.)
+    echo delay in samples), normalised by ``||y_mf||²``. NaN parts count as 0
+    (:func:`numpy.nan_to_num`). The FFT convolution of :func:`scipy.signal.fftconvolve`,
+    with the replica's transform computed once per transform length.
     """
     from scipy import fft as sp_fft
 
