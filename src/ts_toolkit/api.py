@@ -16,11 +16,9 @@ message is the command's one-line error), the same sources, models and threshold
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import xarray as xr
 
 from .errors import TsToolkitError
@@ -116,7 +114,7 @@ def simulate(
     from .checks import check_count, check_seed
     from .parameters import ParameterSpace, load_space, sample_parameters, table1_space
     from .plugins import get_simulator
-    from .simulation import PER_TARGET, check_parameters
+    from .simulation import PER_TARGET, check_parameters, compute_chunk, simulation_attrs
     from .spectra import make_spectra
 
     check_seed(seed)
@@ -130,18 +128,7 @@ def simulate(
     sim = get_simulator(simulator)
     params = sample_parameters(space, seed)
     check_parameters(sim, params)
-    wanted = {k: v for k, v in params.items() if k in sim.parameters}
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        ts = np.asarray(sim.ts(space.frequency, **wanted), dtype=np.float64)
-    ts = ts.reshape(-1, space.frequency.size).astype(np.float32)
-    attrs = {
-        "title": "simulated target-strength spectra",
-        "simulator": sim.name,
-        "simulator_version": getattr(sim, "version", "?"),
-        "seed": int(seed),
-        "parameter_space": space.describe(),
-        "simulator_warnings": sorted({str(w.message) for w in caught})[:50],
-    }
+    chunk = compute_chunk(sim.name, space.frequency, params, 0)
+    attrs = simulation_attrs(sim, seed, space, sorted(set(chunk.warnings)))
     per_target = {k: params[k] for k in PER_TARGET if k in params}
-    return make_spectra(space.frequency, ts, attrs=attrs, **per_target)
+    return make_spectra(space.frequency, chunk.ts, attrs=attrs, **per_target)
