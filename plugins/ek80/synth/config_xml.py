@@ -123,26 +123,36 @@ def configuration_xml(channels: Sequence[ChannelSettings]) -> str:
             ET.SubElement(xdcr, "FrequencyPar", row)
     transducers = ET.SubElement(root, "Transducers", {"MergeOperation": "AddNodeTree"})
     for ch in channels:
-        ET.SubElement(
+        installed_transducer(
             transducers,
-            "Transducer",
-            {
-                "TransducerName": ch.model.name,
-                "TransducerMounting": "HullMounted",
-                "TransducerCustomName": f"{ch.model.name} {ch.transceiver_serial}-"
-                f"{ch.channel_number}",
-                "TransducerSerialNumber": str(ch.transducer_serial),
-                "TransducerOrientation": "Vertical",
-                "TransducerOffsetX": "0",
-                "TransducerOffsetY": "0",
-                "TransducerOffsetZ": "0",
-                "TransducerAlphaX": "0",
-                "TransducerAlphaY": "0",
-                "TransducerAlphaZ": "0",
-            },
+            ch.model.name,
+            f"{ch.model.name} {ch.transceiver_serial}-{ch.channel_number}",
+            str(ch.transducer_serial),
         )
     ET.SubElement(root, "ConfiguredSensors", {"MergeOperation": "AddNodeTree"})
     return _text(root)
+
+
+def installed_transducer(parent: ET.Element, name: str, custom_name: str, serial: str) -> None:
+    """A ``Transducer`` element of the configuration's ``Transducers`` list: a hull-mounted,
+    vertical transducer at the origin (no offsets, no rotation)."""
+    ET.SubElement(
+        parent,
+        "Transducer",
+        {
+            "TransducerName": name,
+            "TransducerMounting": "HullMounted",
+            "TransducerCustomName": custom_name,
+            "TransducerSerialNumber": serial,
+            "TransducerOrientation": "Vertical",
+            "TransducerOffsetX": "0",
+            "TransducerOffsetY": "0",
+            "TransducerOffsetZ": "0",
+            "TransducerAlphaX": "0",
+            "TransducerAlphaY": "0",
+            "TransducerAlphaZ": "0",
+        },
+    )
 
 
 def calibration_table(ch: ChannelSettings) -> list[dict[str, str]]:

@@ -45,6 +45,7 @@ from .config_xml import (
     _text,
     environment_xml,
     fm_parameter_xml,
+    installed_transducer,
 )
 
 if TYPE_CHECKING:
@@ -229,23 +230,9 @@ def recorded_configuration_xml(
     transducers = ET.SubElement(root, "Transducers", {"MergeOperation": "AddNodeTree"})
     for k, (ping, cid, rec) in enumerate(zip(pings, ids, records)):
         number = _CHANNEL_NUMBER.search(cid)
-        ET.SubElement(
-            transducers,
-            "Transducer",
-            {
-                "TransducerName": _transducer_name(ping, rec),
-                "TransducerMounting": "HullMounted",
-                "TransducerCustomName": f"{_transducer_name(ping, rec)} "
-                f"{number.group(0) if number else k + 1}",
-                "TransducerSerialNumber": "",
-                "TransducerOrientation": "Vertical",
-                "TransducerOffsetX": "0",
-                "TransducerOffsetY": "0",
-                "TransducerOffsetZ": "0",
-                "TransducerAlphaX": "0",
-                "TransducerAlphaY": "0",
-                "TransducerAlphaZ": "0",
-            },
+        name = _transducer_name(ping, rec)
+        installed_transducer(
+            transducers, name, f"{name} {number.group(0) if number else k + 1}", ""
         )
     ET.SubElement(root, "ConfiguredSensors", {"MergeOperation": "AddNodeTree"})
     return _text(root)
