@@ -246,11 +246,17 @@ def predict_command(
             track_rows = prediction_rows(track_result)
             title = f"{path.name}: {m} track{'s' if m != 1 else ''}"
             untracked = per_track.attrs.get("untracked_targets", 0)
-            _print_table(
-                [_consensus_row(r, rows) for r in track_rows],
-                f"{title} ({untracked} targets in no track; median of each track's per-ping "
-                "predictions, p = share of its pings given that kind)",
-            )
+            if m == 0:
+                console.print(
+                    f"{title}: none of the {untracked} targets was followed over enough "
+                    "pings (a track needs 3 detections by default; docs/tracks.md)"
+                )
+            else:
+                _print_table(
+                    [_consensus_row(r, rows) for r in track_rows],
+                    f"{title} ({untracked} targets in no track; median of each track's "
+                    "per-ping predictions, p = share of its pings given that kind)",
+                )
     if out is not None:
         write_predictions(result, rows, out)
         console.print(f"wrote {out}")
