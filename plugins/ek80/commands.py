@@ -169,17 +169,20 @@ def register(cli: typer.Typer) -> None:
         step_khz: Annotated[
             float, typer.Option("--table-step", help="Table row spacing, kHz.")
         ] = 5.0,
+        overwrite: Annotated[
+            bool, typer.Option("--overwrite", help="Replace an existing figure.")
+        ] = False,
     ) -> None:
         """Measured vs theoretical TS(f) of a calibration sphere: a table and a PNG."""
         from rich.table import Table
 
-        from ts_toolkit.outputs import refuse_inputs
+        from ts_toolkit.outputs import check_outputs
 
         from .spherecheck import plot_sphere_check, sphere_check
 
         require_file(path)
         png = png or path.with_name(path.stem + ".sphere.png")
-        refuse_inputs([png], [path], "--png")
+        check_outputs([png], [path], overwrite, "--png")
         with console.status(f"measuring the sphere in {path.name}"):
             check = sphere_check(path, diameter * 1e-3, material, range_min, range_max, tolerance)
         console.print(f"sphere: {check.selection}")
