@@ -11,7 +11,7 @@ import numpy as np
 import xarray as xr
 
 
-def _times(values: np.ndarray) -> np.ndarray:
+def ping_times_us(values: np.ndarray) -> np.ndarray:
     """Ping times as datetime64[us] (from datetime64 or ISO 8601 text, 'Z' allowed)."""
     v = np.asarray(values)
     if v.dtype.kind == "M":
@@ -32,7 +32,8 @@ def match_targets(found: xr.Dataset, truth: xr.Dataset, range_tolerance: float =
     truth target (false detections, e.g. range side lobes).
     """
     n = truth.sizes["target"]
-    t_time, f_time = _times(truth["ping_time"].values), _times(found["ping_time"].values)
+    t_time = ping_times_us(truth["ping_time"].values)
+    f_time = ping_times_us(found["ping_time"].values)
     t_range, f_range = truth["range"].values.astype(float), found["range"].values.astype(float)
     out = {
         k: np.full(n, np.nan)

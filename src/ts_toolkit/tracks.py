@@ -22,6 +22,7 @@ import xarray as xr
 from scipy.optimize import linear_sum_assignment
 
 from .errors import InvalidParameterError
+from .matching import ping_times_us
 from .spectra import make_spectra
 
 #: Per-target variables a spectra Dataset needs for tracking.
@@ -130,11 +131,9 @@ def _track_group(
 
 
 def _seconds(ping_time: np.ndarray) -> np.ndarray:
-    values = np.asarray(ping_time)
-    if np.issubdtype(values.dtype, np.datetime64):
-        return (values - values.min()).astype("timedelta64[us]").astype(np.int64) / 1e6
-    parsed = np.array([np.datetime64(str(v).rstrip("Z")) for v in values])
-    return (parsed - parsed.min()).astype("timedelta64[us]").astype(np.int64) / 1e6
+    """Ping times (datetime64 or ISO 8601 text) as seconds since the earliest."""
+    times = ping_times_us(ping_time)
+    return (times - times.min()).astype(np.int64) / 1e6
 
 
 def assign_tracks(spectra: xr.Dataset, settings: TrackerSettings | None = None) -> np.ndarray:
