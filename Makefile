@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PIP    := $(BIN)/python -m pip
 
-.PHONY: all venv demo test bench bench-cluster lint clean
+.PHONY: all venv demo test bench bench-cluster bench-large lint clean
 
 all: test
 
@@ -31,6 +31,9 @@ bench: venv
 
 bench-cluster: venv
 	$(BIN)/python scripts/bench_cluster.py
+
+bench-large: venv
+	$(BIN)/python scripts/bench_large.py
 
 lint: venv
 	$(BIN)/ruff check src plugins tests examples scripts

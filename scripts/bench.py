@@ -6,6 +6,8 @@
    (needs the bundled model)
 4. bench_cluster.py: `batch` through a real dask cluster (`dask scheduler` + 2 `dask worker`
    on localhost): overhead per file after warm-up on 100 small (~2 MB) surveys -> docs/
+4b. bench_large.py: `batch` through such a cluster on 3 surveys of ~200 MB: MB/s and peak memory
+   per worker, and the extraction against `echopype.open_raw` in one process -> docs/
 5. bench_learn.py: all learners on a labelled dataset, if one is given with
    TS_BENCH_DATA=path/to/table1.nc (training on the full 30,000 spectra takes hours on a
    small CPU, so it is not run by default)
@@ -31,6 +33,7 @@ def main() -> None:
     run("bench_simulate.py")
     run("bench_batch.py")
     run("bench_cluster.py")
+    run("bench_large.py")
     data = os.environ.get("TS_BENCH_DATA")
     if data:
         run("bench_learn.py", data)

@@ -35,7 +35,7 @@ import numpy as np
 import xarray as xr
 
 from ts_toolkit.learn.reports import THETA_THIRDS, bin_masks
-from ts_toolkit.simulate import compute_chunk
+from ts_toolkit.simulation import compute_chunk
 
 ARMS = ("indep", "tied", "fixed")
 CHUNK = 50

@@ -206,7 +206,9 @@ on this project's shared 2-core CPU machine (Python {platform.python_version()})
 30,000-spectrum Table I data set (`{args.table1.name}`, fingerprint {TABLE1_FINGERPRINT},
 docs/dataset-table1.md), seed 1 (80/10/10 split). Training masked each spectrum, in each
 batch, to one of 16 band sets drawn at random (the full band and the 15 combinations of the
-four EK80 bands; cnn option `band_sets`), with 1 dB Gaussian TS noise; options
+four EK80 bands; cnn option `band_sets`), the wide sets 10-260, 45-260 and 34-260 kHz each
+{1 + args.wide_repeats} times as often as the others (the validation mix that picks the kept
+epoch is weighted the same way), with 1 dB Gaussian TS noise; options
 {", ".join(f"`{o}`" for o in options if not o.startswith("band_sets"))} (the learning
 rate decays in one cosine over the time budget), at most {args.epochs} epochs. `ts-toolkit train` took {t_train / 60:.1f} min, `ts-toolkit calibrate`
 {t_cal / 60:.1f} min; model file {target.stat().st_size / 1e6:.2f} MB.

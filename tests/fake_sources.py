@@ -21,6 +21,10 @@ FILE_GRID = np.arange(30e3, 50e3 + 1, 250.0)
 MODEL_GRID = np.arange(34e3, 45e3 + 1, 500.0)
 
 
+#: Files opened by this process (for FAKE_SOURCE_GATE).
+OPENED_IN_THIS_PROCESS: list[str] = []
+
+
 class FakeRawSource:
     """Reads the fake text .raw files."""
 
@@ -32,6 +36,12 @@ class FakeRawSource:
 
     def open(self, path, **options):
         time.sleep(float(os.environ.get("FAKE_SOURCE_DELAY", "0")))
+        gate = os.environ.get("FAKE_SOURCE_GATE")  # after one file, wait for this file
+        if gate and OPENED_IN_THIS_PROCESS:
+            deadline = time.monotonic() + 120
+            while not Path(gate).exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        OPENED_IN_THIS_PROCESS.append(str(path))
         text = Path(path).read_text().strip()
         if text == "corrupt":
             raise InputFileError(f"corrupt or truncated EK80 file: {path}")

@@ -87,3 +87,18 @@ def test_cli_says_completed_with_failures(cruise: Path, monkeypatch, capsys) -> 
     err = capsys.readouterr().err
     assert f"completed with failures: {n_bad} of {n_bad + 1} files failed" in err
     assert read_spectra(out).sizes["target"] >= 3
+
+
+def test_cli_batch_uses_the_bundled_model_without_model(cruise: Path, monkeypatch, capsys):
+    """As `predict` does: no --model means the bundled model, said on the console."""
+    from ts_toolkit.cli import main
+
+    out = cruise / "cli-default" / "c.nc"
+    argv = ["ts-toolkit", "batch", str(cruise / "survey-1.raw"), "--out", str(out)]
+    monkeypatch.setattr(sys, "argv", [*argv, "--scheduler", "synchronous", "--min-ts", "-90"])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    assert exc.value.code == 0, capsys.readouterr().err
+    assert f"model: the bundled model ({MODEL.name})" in capsys.readouterr().out
+    ds = read_spectra(out)
+    assert ds.sizes["target"] == 3 and "pred_kind" in ds

@@ -20,7 +20,7 @@ import xarray as xr
 from ts_toolkit.batch import run_batch
 from ts_toolkit.cluster import localhost_cluster
 from ts_toolkit.modelfile import bundled_model_path as default_model_path
-from ts_toolkit.simulate import simulate
+from ts_toolkit.simulation import simulate
 from ts_toolkit.spectra import read_spectra
 
 MODEL = default_model_path()

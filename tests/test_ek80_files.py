@@ -349,3 +349,15 @@ def test_sphere_check_command(ek80_dir: Path, tmp_path: Path) -> None:
     )
     assert r.exit_code == 0, r.output
     assert "median |difference|" in r.output and png.stat().st_size > 10_000
+
+
+def test_sphere_check_refuses_to_replace_its_figure(ek80_dir: Path, tmp_path: Path) -> None:
+    png = tmp_path / "sphere.png"
+    png.write_bytes(b"an older figure")
+    args = ["sphere-check", str(ek80_dir / "crimac_tsf_sphere.json"), "--diameter", "35"]
+    r = _invoke([*args, "--png", str(png)])
+    assert "already exists; pass --overwrite" in str(r.exception)  # the CLI's one error line
+    assert png.read_bytes() == b"an older figure"
+    r = _invoke([*args, "--png", str(png), "--overwrite"])
+    assert r.exit_code == 0, r.output
+    assert png.stat().st_size > 10_000

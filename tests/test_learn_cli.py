@@ -234,7 +234,8 @@ def test_models_with_different_splits_are_flagged(workdir):
 
 
 def test_sigterm_stops_cnn_training_and_saves_the_best_model(tmp_path):
-    """`kill` (or `timeout`, or a batch scheduler) on a long run keeps what was learned."""
+    """`kill` (or `timeout`, or a batch scheduler) on a long run keeps what was learned, and
+    the exit status says it was interrupted (130), as for every other command."""
     import os
     import signal
     import time
@@ -257,8 +258,10 @@ def test_sigterm_stops_cnn_training_and_saves_the_best_model(tmp_path):
         finally:
             proc.kill()
     text = log.read_text()
-    assert rc == 0, text
+    assert rc == 130, text  # every command exits 130 on SIGTERM, keeping what finished
     assert "stopped: interrupted in epoch" in text and "wrote" in text
+    assert text.strip().splitlines()[-1].startswith("error: interrupted in epoch"), text
+    assert "is saved in" in text.strip().splitlines()[-1]
     from ts_toolkit.modelfile import load_model
 
     model = load_model(tmp_path / "cnn.tsm")

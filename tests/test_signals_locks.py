@@ -21,7 +21,7 @@ import fake_simulators
 from ts_toolkit.errors import OutputBusyError
 from ts_toolkit.locks import lock_path, output_lock
 from ts_toolkit.parameters import space_from_mapping
-from ts_toolkit.simulate import simulate
+from ts_toolkit.simulation import simulate
 from ts_toolkit.spectra import read_spectra
 
 TESTS = str(Path(__file__).parent)
@@ -143,7 +143,8 @@ def test_batch_exits_130_on_sigterm(tmp_path: Path) -> None:
     fake_sources.make_cruise(tmp_path)
     out = tmp_path / "out" / "c.nc"
     argv = ["batch", str(tmp_path), "--model", str(tmp_path / "model.tsm"), "--out", str(out)]
-    env = dict(os.environ, FAKE_SOURCE_DELAY="1.0", TS_TOOLKIT_PLUGINS="")
+    gate = tmp_path / "never"  # after its first file the run waits here until the signal
+    env = dict(os.environ, FAKE_SOURCE_GATE=str(gate), TS_TOOLKIT_PLUGINS="")
     proc = _popen(_fake_cli("fake_sources", *argv, "--scheduler", "synchronous"), env=env)
     work = out.with_name(out.name + ".work")
     _wait_for(lambda: len(list(work.glob("*.json"))) >= 1, proc, 120, "a file was done")
@@ -209,7 +210,8 @@ def test_a_second_batch_on_the_same_output_is_refused(tmp_path: Path) -> None:
     out = tmp_path / "out" / "c.nc"
     argv = ["batch", str(tmp_path), "--model", str(tmp_path / "model.tsm"), "--out", str(out)]
     argv += ["--scheduler", "synchronous"]
-    env = dict(os.environ, FAKE_SOURCE_DELAY="0.5", TS_TOOLKIT_PLUGINS="")
+    gate = tmp_path / "go-on"  # the first run holds after its first file until this exists
+    env = dict(os.environ, FAKE_SOURCE_GATE=str(gate), TS_TOOLKIT_PLUGINS="")
     first = _popen(_fake_cli("fake_sources", *argv), env=env)
     work = out.with_name(out.name + ".work")
     _wait_for(lambda: len(list(work.glob("*.json"))) >= 1, first, 120, "a file was done")
@@ -222,6 +224,8 @@ def test_a_second_batch_on_the_same_output_is_refused(tmp_path: Path) -> None:
         assert len(lines) == 1 and "is being written by another run" in lines[0]
         assert f"pid {first.pid} " in lines[0]
         assert len(list(work.glob("*.json"))) >= 1
+    assert first.poll() is None  # still held at the gate: the refusals were real
+    gate.touch()
     _, err = first.communicate(timeout=120)
     assert first.returncode == 1, err  # the cruise has failing files by design
     assert read_spectra(out).sizes["target"] == 12 and not lock_path(out).exists()

@@ -16,7 +16,7 @@ import xarray as xr
 import fake_simulators
 from ts_toolkit.errors import TsToolkitError
 from ts_toolkit.parameters import space_from_mapping
-from ts_toolkit.simulate import simulate
+from ts_toolkit.simulation import simulate
 from ts_toolkit.spectra import read_spectra
 
 SPACE_CFG = {
@@ -103,7 +103,7 @@ sys.path.insert(0, {tests!r})
 import fake_simulators
 fake_simulators.install()
 from ts_toolkit.parameters import space_from_mapping
-from ts_toolkit.simulate import simulate
+from ts_toolkit.simulation import simulate
 simulate(space_from_mapping({cfg!r}), {out!r}, seed=9, simulator="slow-toy", chunk_size=4,
          scheduler="synchronous", progress=False)
 """

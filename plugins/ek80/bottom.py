@@ -48,6 +48,8 @@ import numpy as np
 
 from ts_toolkit.options import option
 
+from .detection import sidelobe_envelope
+
 METHOD = (
     "strongest area backscatter S_a over a 0.5 m window beyond c*T, valid when S_a >= "
     "min_sa; leading edge at 1 % cumulative energy with range side lobes of the "
@@ -121,7 +123,7 @@ def _sidelobe_free(
         return keep
     acf = np.asarray(autocorr_power, float)
     centre = acf.size // 2
-    envelope = np.max(np.stack([np.roll(acf, k) for k in range(-2, 3)]), axis=0)
+    envelope = sidelobe_envelope(acf)
     idx = np.arange(lo, hi)
     lag = centre + idx - peak
     inside = (lag >= 0) & (lag < acf.size) & (idx != peak)

@@ -1,4 +1,4 @@
-"""The ek80 plugin's own commands: ``synth-raw`` and ``sphere-check``.
+"""The ek80 plugin's own commands: ``synth-raw``, ``sphere-check`` and ``ek80-json-to-raw``.
 
 Added to the ``ts-toolkit`` command line through the ``register_commands(cli)`` hook.
 Only typer is imported here; each command imports what it needs.
@@ -15,7 +15,8 @@ from ts_toolkit.errors import InputFileError
 
 
 def register(cli: typer.Typer) -> None:
-    """Add ``synth-raw`` and ``sphere-check`` to the command line ``cli``."""
+    """Add ``synth-raw``, ``sphere-check`` and ``ek80-json-to-raw`` to the command line
+    ``cli``."""
     from ts_toolkit.cli.app import console, require_file
 
     @cli.command("synth-raw")
@@ -168,17 +169,20 @@ def register(cli: typer.Typer) -> None:
         step_khz: Annotated[
             float, typer.Option("--table-step", help="Table row spacing, kHz.")
         ] = 5.0,
+        overwrite: Annotated[
+            bool, typer.Option("--overwrite", help="Replace an existing figure.")
+        ] = False,
     ) -> None:
         """Measured vs theoretical TS(f) of a calibration sphere: a table and a PNG."""
         from rich.table import Table
 
-        from ts_toolkit.outputs import refuse_inputs
+        from ts_toolkit.outputs import check_outputs
 
         from .spherecheck import plot_sphere_check, sphere_check
 
         require_file(path)
         png = png or path.with_name(path.stem + ".sphere.png")
-        refuse_inputs([png], [path], "--png")
+        check_outputs([png], [path], overwrite, "--png")
         with console.status(f"measuring the sphere in {path.name}"):
             check = sphere_check(path, diameter * 1e-3, material, range_min, range_max, tolerance)
         console.print(f"sphere: {check.selection}")
@@ -205,3 +209,50 @@ def register(cli: typer.Typer) -> None:
         )
         out = plot_sphere_check(check, png)
         console.print(f"figure -> {out}")
+
+    @cli.command("ek80-json-to-raw")
+    def json_to_raw_command(
+        paths: Annotated[
+            list[Path],
+            typer.Argument(help="CRIMAC-layout JSON ping(s) (one EK80 FM ping each)."),
+        ],
+        out: Annotated[Path, typer.Option("--out", "-o", help="Output EK80 .raw file.")],
+        overwrite: Annotated[
+            bool, typer.Option("--overwrite", help="Replace an existing output file.")
+        ] = False,
+    ) -> None:
+        """Write real EK80 pings stored as CRIMAC JSON into one EK80 .raw file: the same
+        complex samples, filter stages, transceiver and transducer parameters, calibration
+        table, environment and ping parameters (see docs/ek80.md)."""
+        import json
+
+        from ts_toolkit.outputs import check_outputs
+
+        from .crimac import crimac_ping, crimac_record
+        from .synth.recorded import channel_ids, write_recorded_raw
+
+        for p in paths:
+            require_file(p)
+        check_outputs([out], paths, overwrite)
+        pings, records = [], []
+        for p in paths:
+            try:
+                d = json.loads(p.read_text())
+                pings.append(crimac_ping(d))
+                records.append(crimac_record(d))
+            except (KeyError, ValueError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+                raise InputFileError(
+                    f"{p} is not a CRIMAC-layout EK80 ping: {type(exc).__name__}: {exc}"
+                ) from exc
+        write_recorded_raw(pings, out, records)
+        ids = channel_ids(pings)
+        for p, ping, cid in zip(paths, pings, ids):
+            console.print(
+                f"{p.name}: {ping.n_sectors} sectors x {ping.samples.shape[1]} samples, "
+                f"{ping.f_start / 1e3:g}-{ping.f_stop / 1e3:g} kHz, "
+                f"{ping.duration * 1e3:.3f} ms, {ping.calibration.source} -> channel {cid}"
+            )
+        console.print(
+            f"wrote {out} ({out.stat().st_size / 1e3:.0f} kB): {len(pings)} ping(s), "
+            f"{len(set(ids))} channel(s)"
+        )

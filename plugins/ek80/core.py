@@ -103,6 +103,7 @@ class Replica:
     y_auto: np.ndarray
     fs_dec: float
     tau_eff: float
+    _derived: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def build(cls, ping: ChannelPing) -> Replica:
@@ -119,6 +120,29 @@ class Replica:
 
     def key(self) -> tuple[float, ...]:
         return (len(self.y_mf), self.fs_dec)
+
+    def centred_power(self) -> tuple[int, np.ndarray]:
+        """The index of the autocorrelation's peak and its power normalised to 1 at the
+        centre sample of an odd-length array (for the side-lobe tests); built once."""
+        if "centred" not in self._derived:
+            auto_power = np.abs(self.y_auto) ** 2
+            auto_peak = int(np.argmax(auto_power))
+            centred = np.zeros(2 * max(auto_peak, auto_power.size - 1 - auto_peak) + 1)
+            start = centred.size // 2 - auto_peak
+            centred[start : start + auto_power.size] = auto_power / auto_power[auto_peak]
+            centred.flags.writeable = False
+            self._derived["centred"] = (auto_peak, centred)
+        return self._derived["centred"]
+
+    def reference_width(self, level_db: float, f_shift: float, dt: float, half: int) -> float:
+        """The compressed pulse's width (samples) at ``level_db`` below its peak (see
+        :func:`.detection.envelope_width`), computed once per set of arguments."""
+        key = ("width", level_db, f_shift, dt, half)
+        if key not in self._derived:
+            auto_peak, _ = self.centred_power()
+            width, _, _ = envelope_width(self.y_auto, auto_peak, level_db, f_shift, dt, half)
+            self._derived[key] = width
+        return self._derived[key]
 
 
 @dataclass
@@ -226,22 +250,13 @@ def process_ping(
         raw_al = raw_at = angle_al = angle_at = comp = None
     ts_comp = sp + (comp if comp is not None else 0.0)
 
-    auto_power = np.abs(replica.y_auto) ** 2
-    auto_peak = int(np.argmax(auto_power))
-    ref_width, _, _ = envelope_width(
-        replica.y_auto,
-        auto_peak,
-        detection.pldl,
-        f_c,
-        dt,
-        half=max(16, int(0.2 * ping.duration / dt)),
+    ref_width = replica.reference_width(
+        detection.pldl, f_c, dt, half=max(16, int(0.2 * ping.duration / dt))
     )
     near = c * ping.duration / 2.0  # the compressed transmit pulse reaches this far
     if detection.min_range < near:
         detection = replace(detection, min_range=near)
-    centred = np.zeros(2 * max(auto_peak, auto_power.size - 1 - auto_peak) + 1)
-    start = centred.size // 2 - auto_peak
-    centred[start : start + auto_power.size] = auto_power / auto_power[auto_peak]
+    _, centred = replica.centred_power()
     seabed = ping_bottom(ping, detection, ranges, sp, power, replica, centred, bottom)
     bottom_range = seabed.range if seabed is not None else np.nan
     found, counts = detect(

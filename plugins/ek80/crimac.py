@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,6 +19,9 @@ from .calibration import Calibration
 from .core import ChannelPing
 from .environment import Environment
 from .filters import FilterStage
+
+if TYPE_CHECKING:  # the synth package is slow to import; only the writer needs it
+    from .synth.recorded import ChannelRecord
 
 
 def _arr(value: object) -> np.ndarray:
@@ -28,7 +32,48 @@ def _arr(value: object) -> np.ndarray:
 
 def load_crimac_ping(path: str | Path) -> ChannelPing:
     """The ping stored in a CRIMAC JSON file as a :class:`ChannelPing`."""
+    return crimac_ping(json.loads(Path(path).read_text()))
+
+
+def _floats(value: object) -> tuple[float, ...]:
+    if value is None:
+        return ()
+    return tuple(float(v) for v in np.atleast_1d(_arr(value)))
+
+
+def crimac_record(d: dict) -> ChannelRecord:
+    """What the CRIMAC JSON ``d`` says about the channel beyond its :class:`ChannelPing`
+    (transducer name, equivalent beam angle, pulse-duration tables and their gains, power
+    and band limits), for writing the ping to a ``.raw`` file."""
+    from .synth.recorded import ChannelRecord
+
+    xml = d["XML0"]
+    trd, chans = xml["Transducer"], xml.get("Channels", {})
+    name = str(d.get("COMMENTS", {}).get("Tranciever and Transducer", ""))
+    words = name.split()
+    eba = trd.get("EquivalentBeamAngle")
+    power = trd.get("MaxTXPowerTransducer", chans.get("MaxTXPowerTransducer"))
+    return ChannelRecord(
+        transducer=words[-1] if len(words) >= 3 else None,
+        equivalent_beam_angle=None if eba is None else float(eba),
+        pulse_durations=_floats(chans.get("PulseDuration")),
+        pulse_durations_fm=_floats(chans.get("PulseDurationFM")),
+        gains=_floats(trd.get("Gain")),
+        sa_corrections=_floats(trd.get("SaCorrection")),
+        max_power=None if power is None else float(power),
+        frequency_minimum=float(trd["FrequencyStart"]) if "FrequencyStart" in trd else None,
+        frequency_maximum=float(trd["FrequencyEnd"]) if "FrequencyEnd" in trd else None,
+    )
+
+
+def load_crimac_record(path: str | Path) -> tuple[ChannelPing, ChannelRecord]:
+    """The ping of a CRIMAC JSON file and its :class:`ChannelRecord`."""
     d = json.loads(Path(path).read_text())
+    return crimac_ping(d), crimac_record(d)
+
+
+def crimac_ping(d: dict) -> ChannelPing:
+    """The ping of a parsed CRIMAC JSON document ``d`` as a :class:`ChannelPing`."""
     xml = d["XML0"]
     trd, par, env = xml["Transducer"], xml["Parameter"], xml["Environment"]
     stages = [
@@ -85,6 +130,7 @@ def load_crimac_ping(path: str | Path) -> ChannelPing:
             salinity=float(env["Salinity"]),
             depth=float(env["Depth"]),
             acidity=float(env.get("Acidity", 8.0)),
+            latitude=float(env.get("Latitude", 60.0)),
         ),
         sample_offset=int(d["RAW3"].get("offset", 0)),
         channel=str(d.get("COMMENTS", {}).get("Tranciever and Transducer", "")),

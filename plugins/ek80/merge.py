@@ -27,9 +27,8 @@ def merge_targets(
 ) -> list[dict[str, Any]]:
     """Group targets (dicts with ``channel``, ``ping_time``, ``range``, ``frequency``,
     ``TS`` ...) and merge each group into one target dict with ``members`` (count)."""
-    order = sorted(
-        range(len(targets)), key=lambda i: (_seconds(targets[i]["ping_time"]), targets[i]["range"])
-    )
+    seconds = [_seconds(t["ping_time"]) for t in targets]
+    order = sorted(range(len(targets)), key=lambda i: (seconds[i], targets[i]["range"]))
     used = [False] * len(targets)
     merged: list[dict[str, Any]] = []
     for pos, i in enumerate(order):
@@ -38,10 +37,9 @@ def merge_targets(
         group = [i]
         used[i] = True
         for j in order[pos + 1 :]:
+            if seconds[j] - seconds[i] > time_tolerance:
+                break  # in time order: every later target is further away (linear, not n²)
             if used[j] or any(targets[j]["channel"] == targets[g]["channel"] for g in group):
-                continue
-            ti, tj = _seconds(targets[i]["ping_time"]), _seconds(targets[j]["ping_time"])
-            if abs(ti - tj) > time_tolerance:
                 continue
             if abs(targets[j]["range"] - targets[i]["range"]) <= range_tolerance:
                 group.append(j)

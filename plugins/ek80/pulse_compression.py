@@ -10,6 +10,7 @@ peak equal to that scale factor, at the sample of the echo's delay.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -40,15 +41,33 @@ def pulse_compress(samples: npt.ArrayLike, y_mf: np.ndarray) -> np.ndarray:
     """Pulse-compress complex samples (..., n_sample) with the replica ``y_mf``.
 
     Output has the input's shape; sample ``n`` is the correlation at lag ``n`` (the
-    echo delay in samples), normalised by ``||y_mf||²``.
+    echo delay in samples), normalised by ``||y_mf||²``. NaN parts count as 0
+    (:func:`numpy.nan_to_num`). The FFT convolution of :func:`scipy.signal.fftconvolve`,
+    with the replica's transform computed once per transform length.
     """
-    from scipy import signal as sps
+    from scipy import fft as sp_fft
 
-    x = np.nan_to_num(np.asarray(samples, dtype=complex))
-    kernel = np.conj(y_mf[::-1]) / np.vdot(y_mf, y_mf).real
-    kernel = kernel.reshape((1,) * (x.ndim - 1) + (-1,))
-    full = sps.fftconvolve(x, kernel, mode="full", axes=-1)
-    return full[..., len(y_mf) - 1 : len(y_mf) - 1 + x.shape[-1]]
+    x = np.asarray(samples, dtype=complex)
+    if not np.isfinite(x).all():
+        x = np.nan_to_num(x)
+    n, m = x.shape[-1], len(y_mf)
+    nfft = sp_fft.next_fast_len(n + m - 1, True)
+    spectrum = _replica_spectrum(np.asarray(y_mf, dtype=complex).tobytes(), nfft)
+    full = sp_fft.ifft(sp_fft.fft(x, nfft, axis=-1) * spectrum, nfft, axis=-1)
+    return full[..., m - 1 : m - 1 + n]
+
+
+@lru_cache(maxsize=32)
+def _replica_spectrum(y_mf: bytes, nfft: int) -> np.ndarray:
+    """The ``nfft``-point FFT of the correlation kernel ``conj(y_mf[::-1]) / ||y_mf||²``
+    (``y_mf``: the bytes of a complex128 array); read-only."""
+    from scipy import fft as sp_fft
+
+    y = np.frombuffer(y_mf, dtype=complex)
+    kernel = np.conj(y[::-1]) / np.vdot(y, y).real
+    spectrum = sp_fft.fft(kernel, nfft)
+    spectrum.flags.writeable = False
+    return spectrum
 
 
 def autocorrelation(y_mf: np.ndarray) -> np.ndarray:

@@ -16,6 +16,8 @@ compensation at the target's angles (0 for single-beam channels).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import numpy.typing as npt
 
@@ -28,6 +30,17 @@ from .pulse_compression import received_power
 def dtft(x: np.ndarray, frequency: np.ndarray, dt: float, k: np.ndarray) -> np.ndarray:
     """``Σ x[j] exp(-i 2π f k[j] dt)`` for each ``f`` in ``frequency`` (Hz)."""
     return np.exp(-2j * np.pi * np.outer(frequency, k * dt)) @ x
+
+
+@lru_cache(maxsize=64)
+def _kernel(frequency: bytes, dt: float, left: int, right: int) -> np.ndarray:
+    """The DTFT matrix ``exp(-i 2π f k dt)`` (frequency, k) for ``k = -left … right``
+    (``frequency``: the bytes of a float64 array in Hz). A survey's targets share a few
+    (grid, sample interval, window) combinations, so each matrix is built once."""
+    k = np.arange(-left, right + 1)
+    kernel = np.exp(-2j * np.pi * np.outer(np.frombuffer(frequency), k * dt))
+    kernel.flags.writeable = False
+    return kernel
 
 
 def window_spectrum(
@@ -44,9 +57,9 @@ def window_spectrum(
     auto_peak = int(np.argmax(np.abs(y_auto)))
     left = min(half_width, peak, auto_peak)
     right = min(half_width, y.shape[-1] - 1 - peak, len(y_auto) - 1 - auto_peak)
-    k = np.arange(-left, right + 1)
-    num = dtft(y[..., peak + k].T, frequency, dt, k).T
-    den = dtft(y_auto[auto_peak + k], frequency, dt, k)
+    kernel = _kernel(np.asarray(frequency, dtype=float).tobytes(), float(dt), left, right)
+    num = (kernel @ y[..., peak - left : peak + right + 1].T).T
+    den = kernel @ y_auto[auto_peak - left : auto_peak + right + 1]
     return num / den
 
 

@@ -1,14 +1,15 @@
 """ts-toolkit: broadband target-strength spectra, from physics to predictions.
 
-The Python API for notebooks and scripts::
+The Python API for notebooks and scripts (xarray Datasets in, xarray Datasets out)::
 
-    from ts_toolkit import get_simulator, get_source, load_model, read_spectra
+    import ts_toolkit as tt
 
-    ts = get_simulator("prolate-spheroid").ts(frequency_hz, a=0.02, b=0.004, theta=80,
-                                              rho_s=1060.0, c_s=1540.0)
-    spectra = get_source("ek80").open("survey.raw", min_ts=-70)   # targets x frequency
-    model = load_model("default.tsm")
-    predictions = model.predict(...)                               # kind, a, b, theta ...
+    spectra = tt.simulate(n=200, seed=1)              # Table I space, in memory
+    targets = tt.extract("survey.raw", min_ts=-70)    # single targets x frequency
+    result = tt.predict(targets)                      # + pred_kind, pred_a, ... (bundled model)
+    model = tt.load_model("my.tsm")                   # a trained model file
+    ts = tt.get_simulator("prolate-spheroid").ts(frequency_hz, a=0.02, b=0.004, theta=80,
+                                                 rho_s=1060.0, c_s=1540.0)
 
 The core is light: importing it loads no physics, torch or echopype code; the API's
 functions are imported on first use.
@@ -30,6 +31,9 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 #: The public API: name -> module that defines it (imported on first use).
 _API = {
+    "extract": "api",
+    "predict": "api",
+    "simulate": "api",
     "get_simulator": "plugins",
     "get_classifier": "plugins",
     "get_source": "plugins",

@@ -153,14 +153,19 @@ def predict_spectra(model: Any, spectra: xr.Dataset, allow_partial: bool = False
 
 
 #: Per-target measurement columns copied into prediction rows, when present.
-ROW_FIELDS = ("ping_time", "channel", "range", "angle_alongship", "angle_athwartship", "TS_centre")
+ROW_FIELDS = (
+    "ping_time", "channel", "track", "n_pings", "range", "angle_alongship", "angle_athwartship",
+    "TS_centre", "majority_pred_kind", "median_pred_a", "median_pred_b", "median_pred_alpha",
+    "median_pred_Req", "median_pred_theta",
+)  # fmt: skip
 #: Prediction columns (from the ``pred_*`` variables).
 ROW_PREDICTIONS = ("kind", "probability", "a", "b", "alpha", "Req", "theta", *TRUST_VARIABLES)
 
 
 def prediction_rows(result: xr.Dataset) -> list[dict[str, Any]]:
-    """One dict per target: ping time (text, ms), channel, range, angles, TS at the centre
-    frequency and the predictions (SI units, theta in degrees)."""
+    """One dict per target: ping time (text, ms), channel, track and its number of pings
+    (when tracked), range, angles, TS at the centre frequency and the predictions (SI units,
+    theta in degrees)."""
     rows = []
     for i in range(int(result.sizes["target"])):
         row: dict[str, Any] = {}

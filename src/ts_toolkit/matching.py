@@ -11,7 +11,7 @@ import numpy as np
 import xarray as xr
 
 
-def _times(values: np.ndarray) -> np.ndarray:
+def ping_times_us(values: np.ndarray) -> np.ndarray:
     """Ping times as datetime64[us] (from datetime64 or ISO 8601 text, 'Z' allowed)."""
     v = np.asarray(values)
     if v.dtype.kind == "M":
@@ -32,7 +32,8 @@ def match_targets(found: xr.Dataset, truth: xr.Dataset, range_tolerance: float =
     truth target (false detections, e.g. range side lobes).
     """
     n = truth.sizes["target"]
-    t_time, f_time = _times(truth["ping_time"].values), _times(found["ping_time"].values)
+    t_time = ping_times_us(truth["ping_time"].values)
+    f_time = ping_times_us(found["ping_time"].values)
     t_range, f_range = truth["range"].values.astype(float), found["range"].values.astype(float)
     out = {
         k: np.full(n, np.nan)
@@ -96,3 +97,44 @@ def match_targets(found: xr.Dataset, truth: xr.Dataset, range_tolerance: float =
         if name in truth:
             ds[f"truth_{name}"] = ("target", truth[name].values)
     return ds
+
+
+def score_tracks(
+    found: xr.Dataset, truth: xr.Dataset, range_tolerance: float = 0.2
+) -> dict[str, int]:
+    """How well found tracks (``found["track"]``, -1: none) follow the true animals
+    (``truth["track"]``), matching detections to truth targets as :func:`match_targets`.
+
+    Returns counts: ``fish`` (true tracks), ``recovered`` (every echo of the fish detected
+    and all of them in one found track that holds nothing else), ``split`` (a fish's
+    detections in two or more found tracks), ``merged`` (found tracks holding detections of
+    two or more fish), ``untracked_echoes`` (detected echoes in no track), ``missed_echoes``
+    (true echoes not detected), ``found_tracks``.
+    """
+    match = match_targets(found, truth, range_tolerance)
+    index = match["found_index"].values
+    true_track = truth["track"].values.astype(int)
+    found_track = found["track"].values.astype(int)
+    label = np.where(index >= 0, found_track[np.maximum(index, 0)], -2)  # -2: not detected
+    fish = np.unique(true_track)
+    owners: dict[int, set[int]] = {}
+    for f, lab in zip(true_track, label, strict=True):
+        if lab >= 0:
+            owners.setdefault(int(lab), set()).add(int(f))
+    merged = {lab for lab, fishes in owners.items() if len(fishes) > 1}
+    recovered = split = 0
+    for f in fish:
+        labels = set(label[true_track == f].tolist())
+        tracks_of_fish = {lab for lab in labels if lab >= 0}
+        split += len(tracks_of_fish) > 1
+        whole = labels == tracks_of_fish and len(tracks_of_fish) == 1
+        recovered += whole and not tracks_of_fish & merged
+    return {
+        "fish": int(fish.size),
+        "recovered": int(recovered),
+        "split": int(split),
+        "merged": len(merged),
+        "untracked_echoes": int((label == -1).sum()),
+        "missed_echoes": int((label == -2).sum()),
+        "found_tracks": int(np.unique(found_track[found_track >= 0]).size),
+    }

@@ -123,26 +123,36 @@ def configuration_xml(channels: Sequence[ChannelSettings]) -> str:
             ET.SubElement(xdcr, "FrequencyPar", row)
     transducers = ET.SubElement(root, "Transducers", {"MergeOperation": "AddNodeTree"})
     for ch in channels:
-        ET.SubElement(
+        installed_transducer(
             transducers,
-            "Transducer",
-            {
-                "TransducerName": ch.model.name,
-                "TransducerMounting": "HullMounted",
-                "TransducerCustomName": f"{ch.model.name} {ch.transceiver_serial}-"
-                f"{ch.channel_number}",
-                "TransducerSerialNumber": str(ch.transducer_serial),
-                "TransducerOrientation": "Vertical",
-                "TransducerOffsetX": "0",
-                "TransducerOffsetY": "0",
-                "TransducerOffsetZ": "0",
-                "TransducerAlphaX": "0",
-                "TransducerAlphaY": "0",
-                "TransducerAlphaZ": "0",
-            },
+            ch.model.name,
+            f"{ch.model.name} {ch.transceiver_serial}-{ch.channel_number}",
+            str(ch.transducer_serial),
         )
     ET.SubElement(root, "ConfiguredSensors", {"MergeOperation": "AddNodeTree"})
     return _text(root)
+
+
+def installed_transducer(parent: ET.Element, name: str, custom_name: str, serial: str) -> None:
+    """A ``Transducer`` element of the configuration's ``Transducers`` list: a hull-mounted,
+    vertical transducer at the origin (no offsets, no rotation)."""
+    ET.SubElement(
+        parent,
+        "Transducer",
+        {
+            "TransducerName": name,
+            "TransducerMounting": "HullMounted",
+            "TransducerCustomName": custom_name,
+            "TransducerSerialNumber": serial,
+            "TransducerOrientation": "Vertical",
+            "TransducerOffsetX": "0",
+            "TransducerOffsetY": "0",
+            "TransducerOffsetZ": "0",
+            "TransducerAlphaX": "0",
+            "TransducerAlphaY": "0",
+            "TransducerAlphaZ": "0",
+        },
+    )
 
 
 def calibration_table(ch: ChannelSettings) -> list[dict[str, str]]:
@@ -196,20 +206,42 @@ def environment_xml(env: Environment) -> str:
 def parameter_xml(ch: ChannelSettings) -> str:
     """The per-ping Parameter XML of one FM channel (PulseForm 1 = FM)."""
     m = ch.model
+    return fm_parameter_xml(
+        ch.channel_id,
+        m.f_start,
+        m.f_stop,
+        m.pulse_duration,
+        ch.sample_interval,
+        m.transmit_power,
+        m.slope,
+    )
+
+
+def fm_parameter_xml(
+    channel_id: str,
+    f_start: float,
+    f_stop: float,
+    duration: float,
+    sample_interval: float,
+    transmit_power: float,
+    slope: float,
+) -> str:
+    """The per-ping Parameter XML of one FM channel (PulseForm 1 = FM): band (Hz), pulse
+    duration and sample interval (s), transmit power (W), taper slope (fraction)."""
     root = ET.Element("Parameter")
     ET.SubElement(
         root,
         "Channel",
         {
-            "ChannelID": ch.channel_id,
+            "ChannelID": channel_id,
             "ChannelMode": "0",
             "PulseForm": "1",
-            "FrequencyStart": _num(m.f_start),
-            "FrequencyEnd": _num(m.f_stop),
-            "PulseDuration": _num(m.pulse_duration),
-            "SampleInterval": _num(ch.sample_interval),
-            "TransmitPower": _num(m.transmit_power),
-            "Slope": _num(m.slope),
+            "FrequencyStart": _num(f_start),
+            "FrequencyEnd": _num(f_stop),
+            "PulseDuration": _num(duration),
+            "SampleInterval": _num(sample_interval),
+            "TransmitPower": _num(transmit_power),
+            "Slope": _num(slope),
         },
     )
     return _text(root)

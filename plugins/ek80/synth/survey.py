@@ -50,7 +50,8 @@ PARAMETER_NAMES = ("a", "b", "theta", "Req", "alpha", "rho_s", "c_s", "rho_w", "
 @dataclass
 class SyntheticTarget:
     """One target: its ping (0-based), range (m), angles (deg; + fore, + starboard), TS
-    (dB re 1 m²) on ``frequency`` (Hz), kind and model parameters (SI, theta in deg)."""
+    (dB re 1 m²) on ``frequency`` (Hz), kind and model parameters (SI, theta in deg), and
+    the track (animal) it belongs to (-1: none)."""
 
     ping: int
     range: float
@@ -60,6 +61,7 @@ class SyntheticTarget:
     ts: np.ndarray
     kind: str = "unknown"
     parameters: dict[str, float] = field(default_factory=dict)
+    track: int = -1  # the animal this echo belongs to, when one is followed over pings
 
     def echo(self) -> EchoTarget:
         return EchoTarget(

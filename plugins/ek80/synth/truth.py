@@ -4,7 +4,8 @@ One row per target: ``ping`` (0-based index), ``ping_time`` (UTC, ISO 8601), ``c
 (the channel ids that see it, ``;``-separated), ``range`` (m), ``angle_alongship`` and
 ``angle_athwartship`` (deg), ``kind``, ``a``, ``b`` (m), ``theta`` (deg), ``Req`` (m),
 ``alpha``, ``rho_s`` (kg/m³), ``c_s`` (m/s), ``rho_w``, ``c_w``, and in the NetCDF the
-``TS`` (dB re 1 m²) used to synthesise its echoes on the survey's frequency grid (Hz).
+``TS`` (dB re 1 m²) used to synthesise its echoes on the survey's frequency grid (Hz); a
+survey of animals followed over pings adds ``track`` (the animal's number).
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ def _table(survey: Survey) -> dict[str, np.ndarray]:
     }
     for name in PARAMETER_NAMES:
         cols[name] = np.array([x.parameters.get(name, np.nan) for x in t], dtype=float)
+    if any(x.track >= 0 for x in t):  # a survey of animals followed over pings
+        cols["track"] = np.array([x.track for x in t], dtype=np.int64)
     return cols
 
 
@@ -113,12 +116,13 @@ def write_truth(
     ds = truth_dataset(survey, raw_file)
     write_spectra(ds, nc)
     cols = _table(survey)
+    columns = CSV_COLUMNS + (("track",) if "track" in cols else ())
     with atomic_output(out_csv) as tmp, tmp.open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(CSV_COLUMNS)
+        w.writerow(columns)
         for i in range(len(survey.targets)):
             row: list[Any] = [i]
-            for name in CSV_COLUMNS[1:]:
+            for name in columns[1:]:
                 v = cols[name][i]
                 row.append(f"{v:.6g}" if isinstance(v, float) else v)
             w.writerow(row)

@@ -21,8 +21,13 @@ def batch_command(
             "file types) or glob patterns."
         ),
     ],
-    model: Annotated[Path, typer.Option(help="Trained model file (.tsm).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Combined output NetCDF.")],
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            "--model", "-m", help="Trained model file (.tsm); default: the bundled model."
+        ),
+    ] = None,
     workers: Annotated[int | None, typer.Option(help="Local workers (default: CPUs).")] = None,
     scheduler: Annotated[
         str | None,
@@ -66,6 +71,16 @@ def batch_command(
     from ..checks import check_scheduler, check_workers
 
     reading = source_options(option, min_ts, min_range, max_range, channel)
+    if model is None:
+        from ..modelfile import bundled_model_path
+
+        model = bundled_model_path()
+        if model is None:
+            raise TsToolkitError(
+                "no model is bundled with this ts-toolkit; train one with 'ts-toolkit train' "
+                "and pass it with --model"
+            )
+        console.print(f"model: the bundled model ({model.name})")
     check_workers(workers)
     check_scheduler(scheduler)
     if not resume:

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ..errors import InputFileError, TsToolkitError
+from ..errors import InputFileError, Interrupted, TsToolkitError
 from .app import app, console, err_console, require_file
 
 
@@ -122,6 +122,11 @@ def train_command(
             f"stopped: {learner.training['stopped']}; kept epoch "
             f"{learner.training.get('best_epoch')} of {learner.training.get('epochs_run')}"
         )
+        if str(learner.training["stopped"]).startswith("interrupted"):  # exit 130, work kept
+            raise Interrupted(
+                f"{learner.training['stopped']}; the best finished epoch "
+                f"({learner.training.get('best_epoch')}) is saved in {out_path}"
+            )
     split = learner.split
     assert split is not None
     val = evaluate_model(learner, ds, indices=split.validation)

@@ -43,7 +43,7 @@ def simulate_command(
     from ..checks import check_count, check_scheduler, check_seed, check_workers
     from ..outputs import refuse_inputs
     from ..parameters import load_space, table1_space
-    from ..simulate import simulate
+    from ..simulation import simulate
 
     check_seed(seed)
     check_count(n, "--n")

@@ -79,10 +79,14 @@ def _print_table(rows: list[dict], title: str, limit: int = 50) -> None:
     if dates:
         table.title = f"{title} ({', '.join(dates)} UTC)"
     trust = any("ood" in r for r in rows)
-    cols = ["ping time", "range m", "kind", "p", "a mm", "b mm", "alpha", "Req mm", "theta°"]
+    tracked = any("track" in r for r in rows)  # targets tagged with their track
+    counted = any("n_pings" in r for r in rows)  # one row per track
+    columns = ["ping time", "range m", "kind", "p", "a mm", "b mm", "alpha", "Req mm", "theta°"]
     if trust:  # alpha and Req are in the output file; the intervals take their place
-        cols = ["ping time", "range m", "kind", "p", "a mm", "b mm", "theta°", "cover %", "flags"]
-    for col in cols:
+        columns = [*columns[:6], "theta°", "cover %", "flags"]
+    if tracked:
+        columns = ["ping time", "track", *(["pings"] if counted else []), *columns[1:]]
+    for col in columns:
         table.add_column(
             col, justify="left" if col in ("kind", "flags") else "right", no_wrap=col == "ping time"
         )
@@ -98,8 +102,14 @@ def _print_table(rows: list[dict], title: str, limit: int = 50) -> None:
         return f"{num(low, scale, fmt)}–{num(high, scale, fmt)}"
 
     for row in rows[:limit]:
+        track = []
+        if tracked:
+            number = int(row.get("track", -1))
+            track = [str(number) if number >= 0 else "-"]
+            track += [str(row.get("n_pings", ""))] if counted else []
         head = [
             str(row.get("ping_time", ""))[11:],
+            *track,
             num(row.get("range"), fmt=".2f"),
             str(row.get("kind", "")),
             num(row.get("probability"), fmt=".2f"),
@@ -134,6 +144,23 @@ def _print_table(rows: list[dict], title: str, limit: int = 50) -> None:
             "under each value: its 90 % interval (docs/trust.md)",
             markup=False,
         )
+
+
+def _consensus_row(track_row: dict, ping_rows: list[dict]) -> dict:
+    """A track's row as printed: the kind most of its pings were given (p: their share)
+    and the medians of its pings' predictions; the file also has the prediction for the
+    track's averaged TS(f) (see docs/tracks.md for which to trust)."""
+    shown = dict(track_row)
+    kind = track_row.get("majority_pred_kind")
+    if kind is None:
+        return shown
+    members = [r for r in ping_rows if r.get("track") == track_row.get("track")]
+    shown["kind"] = kind
+    shown["probability"] = sum(r.get("kind") == kind for r in members) / max(len(members), 1)
+    for name in ("a", "b", "alpha", "Req", "theta"):
+        if f"median_pred_{name}" in track_row:
+            shown[name] = track_row[f"median_pred_{name}"]
+    return shown
 
 
 def _model_min_ts(model: object) -> float:
@@ -175,6 +202,15 @@ def predict_command(
             "gap for a model without calibration (unmeasured model frequencies are NaN).",
         ),
     ] = False,
+    tracks: Annotated[
+        bool,
+        typer.Option(
+            "--tracks",
+            help="Follow targets through pings (alpha-beta tracker) and classify each "
+            "track's TS(f), averaged in the linear domain, too; with --out, the tracks go "
+            "to OUT's name with .tracks before the suffix.",
+        ),
+    ] = False,
     min_ts: MinTs = None,
     min_range: MinRange = None,
     max_range: MaxRange = None,
@@ -200,10 +236,12 @@ def predict_command(
             )
     else:
         require_file(model)
+    tracks_out = None
     if out is not None:
         from ..outputs import check_outputs
 
-        check_outputs([out], [path, model], overwrite)
+        tracks_out = out.with_name(f"{out.stem}.tracks{out.suffix}") if tracks else None
+        check_outputs([out, *([tracks_out] if tracks_out else [])], [path, model], overwrite)
         if out.suffix.lower() not in (".nc", ".csv"):
             raise InputFileError(f"--out {out}: unknown format {out.suffix!r}; use .nc or .csv")
     options = source_options(option, min_ts, min_range, max_range, channel)
@@ -218,10 +256,42 @@ def predict_command(
             f"{spectra.attrs.get('detection_counts', '')})"
         )
         result, rows = spectra, []
+        track_result, track_rows = None, []
     else:
+        track_result, track_rows = None, []
+        if tracks:
+            from ..tracks import track_targets
+
+            spectra, per_track = track_targets(spectra)
         result = predict_spectra(loaded, spectra, allow_partial=band_subset)
         rows = prediction_rows(result)
         _print_table(rows, f"{path.name}: {n} single target{'s' if n != 1 else ''}")
+        if tracks:
+            m = int(per_track.sizes["target"])
+            track_result = (
+                predict_spectra(loaded, per_track, allow_partial=band_subset) if m else per_track
+            )
+            if m:
+                from ..tracks import add_ping_consensus
+
+                track_result = add_ping_consensus(track_result, result)
+            track_rows = prediction_rows(track_result)
+            title = f"{path.name}: {m} track{'s' if m != 1 else ''}"
+            untracked = per_track.attrs.get("untracked_targets", 0)
+            if m == 0:
+                console.print(
+                    f"{title}: none of the {untracked} targets was followed over enough "
+                    "pings (a track needs 3 detections by default; docs/tracks.md)"
+                )
+            else:
+                _print_table(
+                    [_consensus_row(r, rows) for r in track_rows],
+                    f"{title} ({untracked} targets in no track; median of each track's "
+                    "per-ping predictions, p = share of its pings given that kind)",
+                )
     if out is not None:
         write_predictions(result, rows, out)
         console.print(f"wrote {out}")
+        if tracks_out is not None and track_result is not None:
+            write_predictions(track_result, track_rows, tracks_out)
+            console.print(f"wrote {tracks_out}")

@@ -324,6 +324,19 @@ def _finished_output(out: Path, space: ParameterSpace, job: dict[str, Any]) -> b
     )
 
 
+def simulation_attrs(sim: Any, seed: int, space: ParameterSpace, messages: list[str]) -> dict:
+    """The provenance attributes of simulated spectra: simulator, its version, seed, the
+    parameter space and (the first 50 of) the simulator's warnings."""
+    return {
+        "title": "simulated target-strength spectra",
+        "simulator": sim.name,
+        "simulator_version": getattr(sim, "version", "?"),
+        "seed": int(seed),
+        "parameter_space": space.describe(),
+        "simulator_warnings": sorted(messages)[:50],
+    }
+
+
 def _assemble(
     space,
     params,
@@ -353,15 +366,8 @@ def _assemble(
         else np.empty(0, dtype=int)
     )
     messages = sorted({w for r in results for w in r.warnings})
-    attrs = {
-        "title": "simulated target-strength spectra",
-        "simulator": sim.name,
-        "simulator_version": getattr(sim, "version", "?"),
-        "seed": int(seed),
-        "parameter_space": space.describe(),
-        "n_failed_targets": int(sum(f["targets"][1] - f["targets"][0] + 1 for f in failures)),
-        "simulator_warnings": messages[:50],
-    }
+    attrs = simulation_attrs(sim, seed, space, messages)
+    attrs["n_failed_targets"] = int(sum(f["targets"][1] - f["targets"][0] + 1 for f in failures))
     ds = make_spectra(space.frequency, ts, attrs=attrs, **{k: params[k][rows] for k in PER_TARGET})
     ds.attrs["date_created"] = manifest["created"]
     write_spectra(ds, out)
