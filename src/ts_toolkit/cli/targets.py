@@ -20,7 +20,7 @@ Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existin
 def _extract(path: Path, options: dict) -> object:
     """The spectra of ``path``, read by the first installed source that can open it."""
     from ..plugins import source_for
-    from ..spectra import input_warnings
+    from ..spectra import input_notes, input_warnings
 
     require_file(path)
     source = source_for(path)
@@ -28,6 +28,8 @@ def _extract(path: Path, options: dict) -> object:
         spectra = source.open(path, **options)
     for message in input_warnings(spectra):  # what a damaged file lost, one line each
         err_console.print(f"warning: {message}", markup=False, highlight=False, soft_wrap=True)
+    for message in input_notes(spectra):  # e.g. no navigation: positions are NaN
+        err_console.print(f"note: {message}", markup=False, highlight=False, soft_wrap=True)
     return spectra
 
 
