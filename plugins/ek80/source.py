@@ -355,9 +355,7 @@ def navigation_notes(path: Path, nav: Any, where: dict[str, np.ndarray]) -> list
     if not nav.has_log:
         notes.append(f"{path.name}: no vessel log (no VLW NMEA sentence): vessel_log is NaN")
     if np.isnan(where["depth"]).any():
-        notes.append(
-            f"{path.name}: no transducer offset or water level in the file: depth is NaN"
-        )
+        notes.append(f"{path.name}: no transducer offset or water level in the file: depth is NaN")
     return notes
 
 
@@ -401,6 +399,7 @@ def build_spectra(
 
     cal = info.get("channels", {})
     attrs = {
+        "title": f"single targets detected in {path.name} and their TS(f)",
         "source": "ek80",
         "source_file": str(path),
         "method": METHOD,

@@ -68,6 +68,7 @@ def provenance(**extra: Any) -> dict[str, Any]:
         "software_version": __version__,
         "date_created": now_iso(),
         "history": f"created by ts-toolkit {__version__} (at date_created)",
+        "title": "target strength spectra TS(f)",
     }
     for key, value in extra.items():
         attrs[key] = to_attr(value)

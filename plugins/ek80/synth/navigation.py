@@ -89,7 +89,10 @@ def nav_records(
     or ``VLW``, sentence, written values)."""
     span = (end - start).total_seconds()
     out: list[tuple[datetime, str, str, tuple[float, ...]]] = []
-    for kind, offset, step in (("GGA", FIX_OFFSET, FIX_INTERVAL), ("VLW", LOG_OFFSET, LOG_INTERVAL)):
+    for kind, offset, step in (
+        ("GGA", FIX_OFFSET, FIX_INTERVAL),
+        ("VLW", LOG_OFFSET, LOG_INTERVAL),
+    ):
         for s in np.arange(offset, span + 1e-9, step):
             when = start + timedelta(seconds=float(s))
             lat, lon, log = (float(x) for x in true_track(np.array(s)))

@@ -388,4 +388,3 @@ def write_raw(
                 if progress is not None:
                     progress(1)
     return out
-

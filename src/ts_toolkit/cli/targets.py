@@ -208,10 +208,14 @@ def predict_command(
         require_file(model)
     tracks_out = None
     if out is not None:
+        from ..conventions import provenance_sidecar
         from ..outputs import check_outputs
 
         tracks_out = out.with_name(f"{out.stem}.tracks{out.suffix}") if tracks else None
-        check_outputs([out, *([tracks_out] if tracks_out else [])], [path, model], overwrite)
+        written = [out, *([tracks_out] if tracks_out else [])]
+        if out.suffix.lower() == ".csv":  # each table has its provenance beside it
+            written += [provenance_sidecar(p) for p in list(written)]
+        check_outputs(written, [path, model], overwrite)
         if out.suffix.lower() not in (".nc", ".csv"):
             raise InputFileError(f"--out {out}: unknown format {out.suffix!r}; use .nc or .csv")
     options = source_options(option, min_ts, min_range, max_range, channel)
@@ -233,13 +237,15 @@ def predict_command(
             from ..tracks import track_targets
 
             spectra, per_track = track_targets(spectra)
-        result = predict_spectra(loaded, spectra, allow_partial=band_subset)
+        result = predict_spectra(loaded, spectra, allow_partial=band_subset, model_file=model)
         rows = prediction_rows(result)
         _print_table(rows, f"{path.name}: {n} single target{'s' if n != 1 else ''}")
         if tracks:
             m = int(per_track.sizes["target"])
             track_result = (
-                predict_spectra(loaded, per_track, allow_partial=band_subset) if m else per_track
+                predict_spectra(loaded, per_track, allow_partial=band_subset, model_file=model)
+                if m
+                else per_track
             )
             if m:
                 from ..tracks import add_ping_consensus
