@@ -126,3 +126,19 @@ def test_csv_stays_a_plain_table_with_its_provenance_beside_it(outputs) -> None:
     side = json.loads(outputs["csv"].with_name("p.csv.provenance.json").read_text())
     assert side["describes"] == "p.csv" and side["input_file"] == "s.raw"
     assert len(side["model_sha256"]) == 64 and side["software_version"]
+
+
+def test_the_check_catches_what_it_should(tmp_path: Path) -> None:
+    """The check is not vacuous: spectra written by plain xarray (a variable in decibels
+    without a standard name, a _FillValue on the frequency coordinate) fail it at high
+    priority, and ``write_spectra`` fixes both."""
+    from ts_toolkit.spectra import make_spectra, write_spectra
+
+    ds = make_spectra([38e3, 70e3], [[-50.0, -48.0]], range=[5.0])
+    ds["Sp"] = ("target", [-52.0], {"units": "dB re 1 m2", "long_name": "Sp"})
+    plain = tmp_path / "plain.nc"
+    ds.to_netcdf(plain, engine="netcdf4")
+    serious, _ = cf_check(plain)
+    messages = " ".join(m for _, _, msgs in serious for m in msgs)
+    assert "not recognized by UDUNITS" in messages and "_FillValue" in messages, serious
+    assert cf_check(write_spectra(ds, tmp_path / "ours.nc")) == ([], [])

@@ -197,3 +197,43 @@ def test_real_fm_file_gets_its_position_and_log(shared_dir: Path) -> None:
     assert np.all(ds["depth"].values <= ds["range"].values + 1e-9)
     assert np.all(ds["depth"].values >= ds["range"].values * np.cos(np.radians(10)))
     assert set(ds["ping_number"].values.tolist()) <= set(range(6))
+
+
+# --- batch and the Python API -------------------------------------------------------------
+
+
+def test_batch_and_api_outputs_carry_depth_position_and_provenance(
+    survey_files: tuple[Path, Path], extracted, tmp_path: Path
+) -> None:
+    import hashlib
+    import shutil
+
+    import ts_toolkit
+    from ts_toolkit.batch import run_batch
+    from ts_toolkit.modelfile import bundled_model_path
+
+    model = bundled_model_path()
+    if model is None:
+        pytest.skip("no bundled model")
+    raw, _ = survey_files
+    found, truth = extracted
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(raw, folder / raw.name)
+    out = tmp_path / "cruise.nc"
+    options = {"source": {"min_ts": -90.0}, "allow_partial": True}
+    run_batch([folder], model, out, scheduler="synchronous", options=options)
+    combined = read_spectra(out)
+    table = pd.read_csv(out.with_suffix(".csv"))
+    digest = hashlib.sha256(raw.read_bytes()).hexdigest()
+    np.testing.assert_allclose(np.sort(table["depth"]), np.sort(found["depth"].values))
+    np.testing.assert_allclose(np.sort(combined["latitude"]), np.sort(found["latitude"].values))
+    assert json.loads(combined.attrs["input_files"]) == [
+        {"input_file": raw.name, "input_sha256": digest}
+    ]
+    side = json.loads(out.with_name("cruise.csv.provenance.json").read_text())
+    assert side["input_files"][0]["input_sha256"] == digest and len(side["model_sha256"]) == 64
+    # the notebook API: the same variables and provenance
+    result = ts_toolkit.predict(raw, min_ts=-90.0, allow_partial=True)
+    np.testing.assert_allclose(np.sort(result["depth"].values), np.sort(found["depth"].values))
+    assert result.attrs["input_sha256"] == digest and result.attrs["model_file"] == model.name
