@@ -237,3 +237,36 @@ def test_batch_and_api_outputs_carry_depth_position_and_provenance(
     result = ts_toolkit.predict(raw, min_ts=-90.0, allow_partial=True)
     np.testing.assert_allclose(np.sort(result["depth"].values), np.sort(found["depth"].values))
     assert result.attrs["input_sha256"] == digest and result.attrs["model_file"] == model.name
+
+
+def test_a_file_without_navigation_gives_nan_and_one_note(
+    survey_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    from ts_toolkit.spectra import input_notes
+    from ts_toolkit_plugins.ek80.datagrams import scan_datagrams
+    from ts_toolkit_plugins.ek80.pieces import write_frames
+
+    raw, _ = survey_files
+    bare = tmp_path / "bare.raw"
+    frames = [f for f in scan_datagrams(raw).frames if f.kind != "NME0"]
+    write_frames(raw, frames, bare)
+    ds = Ek80Source().open(bare, min_ts=-90.0)
+    assert ds.sizes["target"] == 8
+    for name in ("latitude", "longitude", "vessel_log"):
+        assert np.isnan(ds[name].values).all(), name
+    assert np.isfinite(ds["depth"].values).all()  # the installation is still in the file
+    notes = input_notes(ds)
+    assert len(notes) == 2 and "no position" in notes[0] and "no vessel log" in notes[1]
+    r = subprocess.run(
+        [sys.executable, "-m", "ts_toolkit", "extract", str(bare), "--min-ts", "-90"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert r.returncode == 0, r.stderr
+    lines = [x for x in r.stderr.splitlines() if x.startswith("note:")]
+    assert len(lines) == 2 and "no position" in lines[0], r.stderr
