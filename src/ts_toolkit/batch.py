@@ -322,13 +322,14 @@ def check_source_options(files: list[Path], source_options: dict[str, Any]) -> N
 
 def batch_outputs(out: Path) -> list[Path]:
     """Every file a batch writes: the NetCDF, its per-target CSV, the per-file CSV, the
-    report and its size histograms."""
+    report, its size histograms and the HTML report."""
     return [
         out,
         out.with_suffix(".csv"),
         out.with_name(out.stem + "-files.csv"),
         out.with_name(out.stem + "-report.md"),
         out.with_name(out.stem + "-sizes.png"),
+        out.with_name(out.stem + "-report.html"),
     ]
 
 
