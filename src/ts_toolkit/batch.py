@@ -204,7 +204,7 @@ class WorkStore:
         if any(o is None or (retry_failed and o.status != "ok") for o in outcomes):
             return False
         out = self.dir.with_name(self.dir.name.removesuffix(".work"))
-        needed = batch_outputs(out)[2:4]  # the files summary and the report
+        needed = [out.with_name(out.stem + "-files.csv"), out.with_name(out.stem + "-report.md")]
         if any(o.n_targets for o in outcomes if o is not None):
             needed.append(out)
         return all(p.exists() for p in needed)
@@ -329,7 +329,7 @@ def check_source_options(files: list[Path], source_options: dict[str, Any]) -> N
 
 def batch_outputs(out: Path) -> list[Path]:
     """Every file a batch writes: the NetCDF, its per-target CSV, the per-file CSV, the
-    report and its size histograms."""
+    report, its size histograms, the HTML report and the CSV's provenance sidecar."""
     from .conventions import provenance_sidecar
 
     return [
@@ -339,6 +339,7 @@ def batch_outputs(out: Path) -> list[Path]:
         out.with_name(out.stem + "-files.csv"),
         out.with_name(out.stem + "-report.md"),
         out.with_name(out.stem + "-sizes.png"),
+        out.with_name(out.stem + "-report.html"),
     ]
 
 

@@ -181,6 +181,15 @@ def predict_command(
             "to OUT's name with .tracks before the suffix.",
         ),
     ] = False,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            help="Also write a self-contained HTML report to this .html file: counts, size "
+            "and tilt histograms per class, depth against time, a map where the file has "
+            "positions, a TS(f) gallery with intervals and flags.",
+        ),
+    ] = None,
     min_ts: MinTs = None,
     min_range: MinRange = None,
     max_range: MaxRange = None,
@@ -207,6 +216,12 @@ def predict_command(
     else:
         require_file(model)
     tracks_out = None
+    if report is not None:
+        from ..outputs import check_outputs
+
+        if report.suffix.lower() not in (".html", ".htm"):
+            raise InputFileError(f"--report {report}: the report is HTML; name it .html")
+        check_outputs([report], [path, model], overwrite)
     if out is not None:
         from ..conventions import provenance_sidecar
         from ..outputs import check_outputs
@@ -271,3 +286,13 @@ def predict_command(
         if tracks_out is not None and track_result is not None:
             write_predictions(track_result, track_rows, tracks_out)
             console.print(f"wrote {tracks_out}")
+    if report is not None:
+        from ..html_report import write_html_report
+
+        write_html_report(
+            report,
+            result,
+            title=f"ts-toolkit predict: {path.name}",
+            summary=[f"file: {path.name}", f"model: {model.name}", f"single targets: {n}"],
+        )
+        console.print(f"wrote {report}")
