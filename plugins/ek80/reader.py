@@ -161,6 +161,57 @@ def _environment(ed: Any) -> Environment:
     )
 
 
+def transducer_depths(ed: Any, channel: str, ping_times: np.ndarray) -> np.ndarray:
+    """Depth (m, positive down) of ``channel``'s transducer below the water surface at
+    ``ping_times``, as echopype's ``consolidate.add_depth(use_platform_vertical_offsets=
+    True)`` computes it from the Platform group: ``transducer_offset_z - (water_level +
+    vertical_offset)``. echopype reads ``transducer_offset_z`` from the configuration's
+    ``TransducerOffsetZ`` (the transducer below the vessel's reference point, z down),
+    ``water_level`` from the Environment's ``WaterLevelDraft`` (the water line below the
+    reference point, z down) and ``vertical_offset`` from the MRU0 heave (nearest record
+    in time; taken as 0 where the file has none). The transducer is taken to point
+    straight down (its mounting angles, the drop keel offset and pitch/roll are not
+    applied). NaN when the file records no offset or water level."""
+    plat = ed["Platform"] if "Platform" in getattr(ed, "group_paths", ()) else None
+    n = np.asarray(ping_times).size
+    if plat is None or "transducer_offset_z" not in plat or "water_level" not in plat:
+        return np.full(n, np.nan)
+    z = plat["transducer_offset_z"]
+    if "channel" in z.dims:
+        if channel not in [str(c) for c in z["channel"].values]:
+            return np.full(n, np.nan)
+        z = z.sel(channel=channel)
+    offset = float(np.asarray(z.values, float).ravel()[0])
+    level = float(np.asarray(plat["water_level"].values, float).ravel()[0])
+    heave = np.zeros(n)
+    if "vertical_offset" in plat and "time2" in plat["vertical_offset"].dims:
+        vo = np.asarray(plat["vertical_offset"].values, float)
+        t2 = np.asarray(plat["time2"].values, dtype="datetime64[ns]").astype(np.int64)
+        ok = np.isfinite(vo) & (t2 > np.iinfo(np.int64).min)
+        if ok.any():
+            t = np.asarray(ping_times, dtype="datetime64[ns]").astype(np.int64)
+            tv, vv = t2[ok], vo[ok]
+            order = np.argsort(tv)
+            tv, vv = tv[order], vv[order]
+            i = np.clip(np.searchsorted(tv, t), 1, max(tv.size - 1, 1))
+            left = np.abs(t - tv[i - 1]) <= np.abs(t - tv[np.minimum(i, tv.size - 1)])
+            heave = np.where(left, vv[i - 1], vv[np.minimum(i, tv.size - 1)])
+    return offset - (level + heave)
+
+
+def nmea_records(ed: Any) -> list[tuple[int, str]]:
+    """Every NMEA sentence echopype kept (``Platform/NMEA``) as (arrival time in ns since
+    1970, sentence text)."""
+    if "Platform/NMEA" not in getattr(ed, "group_paths", ()):
+        return []
+    group = ed["Platform/NMEA"]
+    if group is None or "NMEA_datagram" not in group:
+        return []
+    times = np.asarray(group["nmea_time"].values, dtype="datetime64[ns]").astype(np.int64)
+    texts = [str(s) for s in np.asarray(group["NMEA_datagram"].values).ravel()]
+    return [(int(t), s) for t, s in zip(times, texts, strict=True) if s]
+
+
 def base_rate(rx_rate: float, decimation: int, sample_interval: float) -> float:
     """The transceiver's base sampling rate (Hz): the file's receiver sampling frequency
     when it agrees (within 0.1 %) with ``decimation / sample_interval`` (the sample
@@ -228,14 +279,17 @@ def iter_fm_pings(
     ``channels``), reading one ping at a time (with ``use_swap=True`` in ``open_kwargs``
     echopype keeps the samples on disk, so memory stays bounded on large files).
 
-    ``info`` (a dict) receives ``echopype_version`` and ``channels`` (channel id ->
-    calibration source). Raises :class:`NoFmDataError` when nothing was yielded.
+    ``info`` (a dict) receives ``echopype_version``, ``channels`` (channel id ->
+    calibration source) and ``nmea`` (a set of (time ns, sentence): the file's NMEA
+    sentences, gathered over calls). Raises :class:`NoFmDataError` when nothing was
+    yielded.
     """
     p = Path(path)
     info = {} if info is None else info
     info.setdefault("channels", {})
     info["echopype_version"] = echopype_version()
     ed = open_echodata(p, **open_kwargs)
+    info.setdefault("nmea", set()).update(nmea_records(ed))
     vend = ed["Vendor_specific"]
     env = _environment(ed)
     n_yielded = 0
@@ -266,7 +320,9 @@ def iter_fm_pings(
                 else None
             )
             real, imag = _samples(b, "backscatter_r"), _samples(b, "backscatter_i")
-            for k, ping_time in enumerate(np.asarray(b["ping_time"].values)):
+            times = np.asarray(b["ping_time"].values)
+            depths = transducer_depths(ed, ch, times)
+            for k, ping_time in enumerate(times):
                 if not fm[k]:
                     continue
                 s = _complex_sectors(real[k], imag[k])
@@ -298,6 +354,7 @@ def iter_fm_pings(
                     sample_offset=offset,
                     channel=ch,
                     ping_time=ping_time,
+                    transducer_depth=float(depths[k]),
                 )
     if n_yielded == 0:
         raise NoFmDataError(f"no FM (broadband) channels in {p}: no FM complex data in this file")

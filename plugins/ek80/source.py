@@ -66,6 +66,11 @@ class Ek80Options(DetectionSettings, TsfSettings, BottomOptions):
         0.1, "Range difference within which targets of two channels are merged.", unit="m"
     )
     use_swap: bool = option(False, "Let echopype keep samples on disk (large files).")
+    nav_max_gap: float = option(
+        10.0,
+        "Position and vessel log of a ping: NaN when no NMEA record lies within this time.",
+        unit="s",
+    )
 
     def detection(self) -> DetectionSettings:
         return DetectionSettings(**_subset(self, DetectionSettings))
@@ -145,6 +150,13 @@ def apply_consistent_bottoms(
     return summary
 
 
+TRANSDUCER_DEPTH_METHOD = (
+    "transducer depth = TransducerOffsetZ - (WaterLevelDraft + heave) from the file (echopype "
+    "Platform transducer_offset_z - (water_level + vertical_offset)); target depth = "
+    "transducer depth + range * sqrt(1 - sin2(alongship) - sin2(athwartship)), transducer "
+    "pointing straight down"
+)
+
 #: Transducers of the synthetic survey that :meth:`Ek80Source.write_synthetic_survey` writes.
 SYNTHETIC_CHANNELS = "70,120,200"
 
@@ -205,6 +217,7 @@ class Ek80Source(Source):
         same targets, in the same order, as from one read of the whole file."""
         from .core import PingResult, Replica, process_ping
         from .merge import merge_targets
+        from .navigation import whereabouts
         from .reader import NoFmDataError, iter_fm_pings
 
         info: dict[str, Any] = {}
@@ -253,6 +266,7 @@ class Ek80Source(Source):
                             channel=ping.channel,
                             ping_time=ping.ping_time,
                             frequency=result.frequency,
+                            transducer_depth=ping.transducer_depth,
                         )
                     # keep what the consistency step needs, not the per-sample profiles
                     pings.append((ping.channel, _light(result)))
@@ -282,6 +296,12 @@ class Ek80Source(Source):
         else:
             for t in targets:
                 t["members"] = 1
+        raw3_times = (f.time for f in plan.scan.frames if f.kind == "RAW3")
+        where, nav = whereabouts(targets, info.get("nmea", ()), raw3_times, options.nav_max_gap)
+        info["navigation"] = nav.describe()
+        info["notes"] = navigation_notes(p, nav, where)
+        for i, t in enumerate(targets):
+            t.update({k: v[i] for k, v in where.items()})
         return build_spectra(p, targets, grids, det, tsf, info, counts, sorted(skipped))
 
     def write_synthetic_survey(
@@ -319,6 +339,24 @@ class Ek80Source(Source):
             for c in survey.settings.channels
         )
         return SyntheticSurvey(out, xr.load_dataset(truth_nc), f"EK80 FM survey: {bands}")
+
+
+def navigation_notes(path: Path, nav: Any, where: dict[str, np.ndarray]) -> list[str]:
+    """One line for each thing the file lacks to place its targets (none: [])."""
+    notes = []
+    if not nav.has_position:
+        notes.append(
+            f"{path.name}: no position (no valid GGA/RMC/GLL NMEA sentence): latitude and "
+            "longitude are NaN"
+        )
+    elif np.isnan(where["latitude"]).any():
+        n = int(np.isnan(where["latitude"]).sum())
+        notes.append(f"{path.name}: {n} targets have no position fix within nav_max_gap: NaN")
+    if not nav.has_log:
+        notes.append(f"{path.name}: no vessel log (no VLW NMEA sentence): vessel_log is NaN")
+    if np.isnan(where["depth"]).any():
+        notes.append(f"{path.name}: no transducer offset or water level in the file: depth is NaN")
+    return notes
 
 
 def _light(result: Any) -> Any:
@@ -361,6 +399,7 @@ def build_spectra(
 
     cal = info.get("channels", {})
     attrs = {
+        "title": f"single targets detected in {path.name} and their TS(f)",
         "source": "ek80",
         "source_file": str(path),
         "method": METHOD,
@@ -381,6 +420,9 @@ def build_spectra(
         "n_targets": len(targets),
         "bands": [list(b) for b in bands],
         "single_beam_channels_skipped": skipped,
+        "navigation": info.get("navigation", ""),
+        "input_notes": info.get("notes", []),
+        "transducer_depth_method": TRANSDUCER_DEPTH_METHOD,
     }
     ds = make_spectra(
         freq,
@@ -398,6 +440,11 @@ def build_spectra(
         echo_length=col("echo_length"),
         n_channels=col("members", np.int64),
         bottom_range=col("bottom_range"),
+        depth=col("depth"),
+        latitude=col("latitude"),
+        longitude=col("longitude"),
+        vessel_log=col("vessel_log"),
+        ping_number=col("ping_number", np.int64),
     )
     units = {
         "beam_compensation": ("dB", "two-way beam compensation at the centre frequency"),

@@ -152,8 +152,27 @@ class Source:
         return build_options(self.Options, options, self.name)
 
     def open(self, path: str | Path, **options: Any) -> xr.Dataset:
-        """Detected targets of ``path`` and their TS(f), as a spectra Dataset."""
-        return self._open(Path(path), self.options(**options))
+        """Detected targets of ``path`` and their TS(f), as a spectra Dataset, whose
+        attributes name the input (``input_file``, its ``input_sha256`` checksum), the
+        ``reader`` (this source) and its ``reading_options``."""
+        from dataclasses import asdict, is_dataclass
+
+        from .conventions import file_sha256
+        from .spectra import to_attr
+
+        p = Path(path)
+        settings = self.options(**options)
+        ds = self._open(p, settings)
+        ds.attrs["input_file"] = p.name
+        if p.is_file():
+            ds.attrs["input_sha256"] = file_sha256(p)
+        ds.attrs["reader"] = self.name
+        if is_dataclass(settings) and not isinstance(settings, type):
+            ds.attrs["reading_options"] = to_attr(asdict(settings))
+        line = f"single targets of {p.name} read by the {self.name} source"
+        history = str(ds.attrs.get("history", "")).strip()
+        ds.attrs["history"] = f"{history}\n{line}" if history else line
+        return ds
 
     def _open(self, path: Path, options: Any) -> xr.Dataset:
         raise NotImplementedError
