@@ -225,7 +225,7 @@ numbers below mean: [trust.md](trust.md).
 {noisy}
 
 The previous bundled model (width-16 CNN on 45-260 kHz only, 12 epochs; `git show
-edf3945:src/ts_toolkit/data/default.tsm`, built by scripts/train_bundled_model.py) scored on
+0df6768:src/ts_toolkit/data/default.tsm`, built by scripts/train_bundled_model.py) scored on
 its own 45-260 kHz test split R² θ 0.894, a 0.971, b 0.984, accuracy 1.000.
 
 ## Out-of-distribution flags, the real 38 kHz file, speed (`scripts/trust_checks.py`)
