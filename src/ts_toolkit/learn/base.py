@@ -160,18 +160,7 @@ class SpectraLearner:
     def predict_arrays(self, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Class probabilities (n, 2) and (theta deg, a m, b m) (n, 3) from a TS array on
         the model grid; rows with no finite TS give NaN."""
-        if not self.is_fitted:
-            raise TsToolkitError(f"model {self.name!r} is not trained yet")
-        assert self.features is not None and self.targets is not None
-        ts = np.asarray(ts, dtype=np.float64)
-        ok = np.isfinite(ts).any(axis=1)
-        proba = np.full((ts.shape[0], len(KINDS)), np.nan)
-        y = np.full((ts.shape[0], len(TARGET_NAMES)), np.nan)
-        if ok.any():
-            x, mask = self.features.transform(ts[ok])
-            p, z = self._predict(x, mask)
-            proba[ok] = p
-            y[ok] = self.targets.inverse(z)
+        proba, y, _ = self.predict_with_embedding(ts)
         return proba, y
 
     def predict_with_embedding(
