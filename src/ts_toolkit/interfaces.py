@@ -133,9 +133,12 @@ class Source:
     Subclasses declare ``name``, the file-name ``suffixes`` a folder search should pick up
     (e.g. ``(".raw",)``) and ``Options``, a dataclass of reading options made with
     :func:`ts_toolkit.options.option`; they implement :meth:`can_open` (cheap: no heavy
-    imports) and :meth:`_open`. A source that can also write synthetic data of its format
-    with known targets sets ``writes_synthetic_surveys`` and implements
-    :meth:`write_synthetic_survey` (the ``demo`` command uses it).
+    imports) and :meth:`_open`. An input may be a directory (a store such as ``.zarr``):
+    when ``can_open`` is true for a directory, it is one input, not a folder to search.
+    A source that also reads in-memory objects (a reader library's dataset) implements
+    :meth:`can_open_object` and :meth:`_open_object`. A source that can also write
+    synthetic data of its format with known targets sets ``writes_synthetic_surveys``
+    and implements :meth:`write_synthetic_survey` (the ``demo`` command uses it).
     """
 
     name: ClassVar[str] = ""
@@ -157,6 +160,18 @@ class Source:
 
     def _open(self, path: Path, options: Any) -> xr.Dataset:
         raise NotImplementedError
+
+    def can_open_object(self, obj: Any) -> bool:
+        """True when this source reads the in-memory object ``obj`` (cheap: no heavy
+        imports)."""
+        return False
+
+    def open_object(self, obj: Any, **options: Any) -> xr.Dataset:
+        """Detected targets of the in-memory object ``obj`` and their TS(f)."""
+        return self._open_object(obj, self.options(**options))
+
+    def _open_object(self, obj: Any, options: Any) -> xr.Dataset:
+        raise NotImplementedError(f"source {self.name!r} reads files only")
 
     def write_synthetic_survey(
         self,
