@@ -253,6 +253,7 @@ def iter_fm_pings(
         raise InputFileError(f"{p}: no Vendor_specific group (filters, calibration)")
     env = _environment(ed)
     n_yielded = 0
+    empty_before = info["empty_pings"]
     for beam in _beam_groups(ed):
         if "transmit_type" not in beam:
             continue
@@ -263,6 +264,12 @@ def iter_fm_pings(
                 n_yielded += 1
                 yield ping
     if n_yielded == 0:
+        empty = info["empty_pings"] - empty_before
+        if empty:
+            raise InputFileError(
+                f"damaged data in {p}: none of its {empty} FM pings has a finite sample "
+                "(lost or empty chunks?)"
+            )
         raise NoFmDataError(f"no FM (broadband) channels in {p}: no FM complex data in this file")
 
 
