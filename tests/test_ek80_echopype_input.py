@@ -5,6 +5,7 @@ echopype data is a one-line error."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -229,6 +230,10 @@ def test_cli_extract_zarr_and_errors(survey, survey_targets, tmp_path: Path) -> 
 
 
 @pytest.mark.skipif(bundled_model_path() is None, reason="no bundled model in this checkout")
+@pytest.mark.skipif(
+    importlib.util.find_spec("torch") is None,
+    reason="the bundled model is a CNN: needs torch (the optional extra 'cnn' on Python 3.13)",
+)
 def test_cli_predict_nc_and_batch_folder_of_stores(survey, tmp_path: Path) -> None:
     out = tmp_path / "p.nc"
     r = run_cli("predict", str(survey["nc"]), "--min-ts", "-90", "--out", str(out))

@@ -110,7 +110,11 @@ def open_converted(path: str | Path) -> Any:
             return echopype.open_converted(str(p))
     except Exception as exc:  # echopype, xarray and zarr raise many kinds on bad input
         msg = " ".join(str(exc).split())[:200] or type(exc).__name__
-        raise InputFileError(f"damaged echopype file {p}: echopype: {msg}") from exc
+        version = getattr(echopype, "__version__", "?")
+        raise InputFileError(
+            f"cannot open {p} with echopype {version} (damaged, or written by an echopype "
+            f"version this one cannot read): {msg}"
+        ) from exc
 
 
 def sonar_model(ed: Any) -> str:
