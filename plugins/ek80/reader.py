@@ -297,7 +297,9 @@ def _channel_pings(
     pings at a time (:data:`BLOCK_BYTES`)."""
     b = beam.sel(channel=ch)
     ttype = np.asarray(_load(p, f"channel {ch} transmit_type", lambda: b["transmit_type"].values))
-    fm = np.char.find(np.char.upper(ttype.astype(str)), "FM") >= 0
+    # str() per value: a zarr-3 store gives numpy's variable-width StringDType, which
+    # astype(str) cannot cast
+    fm = np.array(["FM" in str(t).upper() for t in ttype.reshape(-1)], dtype=bool)
     if not fm.any():
         return
     stages = [s for s in (_stage(vend, "WBT", ch), _stage(vend, "PC", ch)) if s]
