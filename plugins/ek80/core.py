@@ -48,7 +48,9 @@ class ChannelPing:
     first sample counted from the start of transmission; transmit ``f_start``,
     ``f_stop`` (Hz), ``duration`` (s), ``slope`` (taper fraction), ``transmit_power`` (W);
     ``fs``: transceiver base sampling rate (Hz); ``stages``: filter stages in order;
-    ``beam_type``: 0 single beam, 1 four-sector, 17/49/65/81 three-sector.
+    ``beam_type``: 0 single beam, 1 four-sector, 17/49/65/81 three-sector;
+    ``transducer_depth``: depth (m, positive down) of the transducer face below the water
+    surface at this ping (NaN: unknown; see :func:`.reader.transducer_depths`).
     """
 
     samples: np.ndarray
@@ -66,6 +68,7 @@ class ChannelPing:
     sample_offset: int = 0
     channel: str = ""
     ping_time: Any = None
+    transducer_depth: float = float("nan")
 
     @property
     def f_centre(self) -> float:

@@ -162,6 +162,57 @@ def _environment(ed: Any) -> Environment:
     )
 
 
+def transducer_depths(ed: Any, channel: str, ping_times: np.ndarray) -> np.ndarray:
+    """Depth (m, positive down) of ``channel``'s transducer below the water surface at
+    ``ping_times``, as echopype's ``consolidate.add_depth(use_platform_vertical_offsets=
+    True)`` computes it from the Platform group: ``transducer_offset_z - (water_level +
+    vertical_offset)``. echopype reads ``transducer_offset_z`` from the configuration's
+    ``TransducerOffsetZ`` (the transducer below the vessel's reference point, z down),
+    ``water_level`` from the Environment's ``WaterLevelDraft`` (the water line below the
+    reference point, z down) and ``vertical_offset`` from the MRU0 heave (nearest record
+    in time; taken as 0 where the file has none). The transducer is taken to point
+    straight down (its mounting angles, the drop keel offset and pitch/roll are not
+    applied). NaN when the file records no offset or water level."""
+    plat = ed["Platform"] if "Platform" in getattr(ed, "group_paths", ()) else None
+    n = np.asarray(ping_times).size
+    if plat is None or "transducer_offset_z" not in plat or "water_level" not in plat:
+        return np.full(n, np.nan)
+    z = plat["transducer_offset_z"]
+    if "channel" in z.dims:
+        if channel not in [str(c) for c in z["channel"].values]:
+            return np.full(n, np.nan)
+        z = z.sel(channel=channel)
+    offset = float(np.asarray(z.values, float).ravel()[0])
+    level = float(np.asarray(plat["water_level"].values, float).ravel()[0])
+    heave = np.zeros(n)
+    if "vertical_offset" in plat and "time2" in plat["vertical_offset"].dims:
+        vo = np.asarray(plat["vertical_offset"].values, float)
+        t2 = np.asarray(plat["time2"].values, dtype="datetime64[ns]").astype(np.int64)
+        ok = np.isfinite(vo) & (t2 > np.iinfo(np.int64).min)
+        if ok.any():
+            t = np.asarray(ping_times, dtype="datetime64[ns]").astype(np.int64)
+            tv, vv = t2[ok], vo[ok]
+            order = np.argsort(tv)
+            tv, vv = tv[order], vv[order]
+            i = np.clip(np.searchsorted(tv, t), 1, max(tv.size - 1, 1))
+            left = np.abs(t - tv[i - 1]) <= np.abs(t - tv[np.minimum(i, tv.size - 1)])
+            heave = np.where(left, vv[i - 1], vv[np.minimum(i, tv.size - 1)])
+    return offset - (level + heave)
+
+
+def nmea_records(ed: Any) -> list[tuple[int, str]]:
+    """Every NMEA sentence echopype kept (``Platform/NMEA``) as (arrival time in ns since
+    1970, sentence text)."""
+    if "Platform/NMEA" not in getattr(ed, "group_paths", ()):
+        return []
+    group = ed["Platform/NMEA"]
+    if group is None or "NMEA_datagram" not in group:
+        return []
+    times = np.asarray(group["nmea_time"].values, dtype="datetime64[ns]").astype(np.int64)
+    texts = [str(s) for s in np.asarray(group["NMEA_datagram"].values).ravel()]
+    return [(int(t), s) for t, s in zip(times, texts, strict=True) if s]
+
+
 def base_rate(rx_rate: float, decimation: int, sample_interval: float) -> float:
     """The transceiver's base sampling rate (Hz): the file's receiver sampling frequency
     when it agrees (within 0.1 %) with ``decimation / sample_interval`` (the sample
@@ -234,8 +285,9 @@ def iter_fm_pings(
     input in error messages (default: the path).
 
     ``info`` (a dict) receives ``echopype_version``, ``channels`` (channel id ->
-    calibration source) and ``empty_pings`` (FM pings without any finite sample, skipped).
-    Raises :class:`NoFmDataError` when nothing was yielded.
+    calibration source), ``empty_pings`` (FM pings without any finite sample, skipped)
+    and ``nmea`` (a set of (time ns, sentence): the file's NMEA sentences, gathered over
+    calls). Raises :class:`NoFmDataError` when nothing was yielded.
     """
     if isinstance(path, str | Path):
         p: str | Path = Path(path)
@@ -248,6 +300,7 @@ def iter_fm_pings(
     info.setdefault("channels", {})
     info.setdefault("empty_pings", 0)
     info["echopype_version"] = echopype_version()
+    info.setdefault("nmea", set()).update(nmea_records(ed))
     vend = ed["Vendor_specific"]
     if vend is None:
         raise InputFileError(f"{p}: no Vendor_specific group (filters, calibration)")
@@ -260,7 +313,7 @@ def iter_fm_pings(
         for ch in [str(c) for c in beam["channel"].values]:
             if channels and ch not in channels:
                 continue
-            for ping in _channel_pings(beam, vend, env, ch, p, info):
+            for ping in _channel_pings(ed, beam, vend, env, ch, p, info):
                 n_yielded += 1
                 yield ping
     if n_yielded == 0:
@@ -291,10 +344,16 @@ def _load(p: str | Path, what: str, get: Any) -> Any:
 
 
 def _channel_pings(
-    beam: Any, vend: Any, env: Environment, ch: str, p: str | Path, info: dict[str, Any]
+    ed: Any,
+    beam: Any,
+    vend: Any,
+    env: Environment,
+    ch: str,
+    p: str | Path,
+    info: dict[str, Any],
 ) -> Iterator[ChannelPing]:
-    """The FM pings of channel ``ch`` of beam group ``beam``, loading the samples a block of
-    pings at a time (:data:`BLOCK_BYTES`)."""
+    """The FM pings of channel ``ch`` of beam group ``beam`` of EchoData ``ed``, loading the
+    samples a block of pings at a time (:data:`BLOCK_BYTES`)."""
     b = beam.sel(channel=ch)
     ttype = np.asarray(_load(p, f"channel {ch} transmit_type", lambda: b["transmit_type"].values))
     # str() per value: a zarr-3 store gives numpy's variable-width StringDType, which
@@ -318,6 +377,7 @@ def _channel_pings(
         else None
     )
     times = np.asarray(b["ping_time"].values)
+    depths = transducer_depths(ed, ch, times)
     per_ping_bytes = 16 * max(1, int(np.prod(b["backscatter_r"].shape)) // max(1, times.size))
     block = max(1, BLOCK_BYTES // per_ping_bytes)
     for k0 in range(0, times.size, block):
@@ -360,6 +420,7 @@ def _channel_pings(
                 sample_offset=offset,
                 channel=ch,
                 ping_time=times[k],
+                transducer_depth=float(depths[k]),
             )
 
 

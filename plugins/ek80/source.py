@@ -68,6 +68,11 @@ class Ek80Options(DetectionSettings, TsfSettings, BottomOptions):
         0.1, "Range difference within which targets of two channels are merged.", unit="m"
     )
     use_swap: bool = option(False, "Let echopype keep samples on disk (large files).")
+    nav_max_gap: float = option(
+        10.0,
+        "Position and vessel log of a ping: NaN when no NMEA record lies within this time.",
+        unit="s",
+    )
 
     def detection(self) -> DetectionSettings:
         return DetectionSettings(**_subset(self, DetectionSettings))
@@ -146,6 +151,13 @@ def apply_consistent_bottoms(
         }
     return summary
 
+
+TRANSDUCER_DEPTH_METHOD = (
+    "transducer depth = TransducerOffsetZ - (WaterLevelDraft + heave) from the file (echopype "
+    "Platform transducer_offset_z - (water_level + vertical_offset)); target depth = "
+    "transducer depth + range * sqrt(1 - sin2(alongship) - sin2(athwartship)), transducer "
+    "pointing straight down"
+)
 
 #: Transducers of the synthetic survey that :meth:`Ek80Source.write_synthetic_survey` writes.
 SYNTHETIC_CHANNELS = "70,120,200"
@@ -257,8 +269,11 @@ class Ek80Source(Source):
         check_ek80(ed, label)
         det, tsf = _settings(options)
         info: dict[str, Any] = {}
+        times = _ping_times(ed)
         with one_blas_thread():
-            ds = self._extract(path, iter([ed]), None, det, tsf, options, info, label)
+            ds = self._extract(
+                path, iter([ed]), None, det, tsf, options, info, label, _nt_ticks(times)
+            )
         empty = info.get("empty_pings", 0)
         warning = (
             f"{label}: {empty} FM ping{'s' if empty != 1 else ''} without any sample "
@@ -267,7 +282,7 @@ class Ek80Source(Source):
             else None
         )
         ds.attrs["warnings"] = to_attr([warning] if warning else [])
-        ds.attrs["pings_read"] = _n_pings(ed)
+        ds.attrs["pings_read"] = int(times.size)
         ds.attrs["pings_dropped"] = 0
         ds.attrs["bytes_unreadable"] = 0
         ds.attrs["source_file"] = label
@@ -284,12 +299,15 @@ class Ek80Source(Source):
         options: Ek80Options,
         info: dict[str, Any] | None = None,
         label: str | None = None,
+        ping_ticks: np.ndarray | None = None,
     ) -> Any:
         """The spectra Dataset of file ``p`` read as ``parts`` (see :mod:`.pieces`; or one
-        ``EchoData`` named ``label`` in errors): the same targets, in the same order, as
-        from one read of the whole file."""
+        ``EchoData`` named ``label`` in errors, its ping times ``ping_ticks`` in NT ticks
+        numbering the pings): the same targets, in the same order, as from one read of the
+        whole file."""
         from .core import PingResult, Replica, process_ping
         from .merge import merge_targets
+        from .navigation import whereabouts
         from .reader import NoFmDataError, iter_fm_pings
 
         info = {} if info is None else info
@@ -338,6 +356,7 @@ class Ek80Source(Source):
                             channel=ping.channel,
                             ping_time=ping.ping_time,
                             frequency=result.frequency,
+                            transducer_depth=ping.transducer_depth,
                         )
                     # keep what the consistency step needs, not the per-sample profiles
                     pings.append((ping.channel, _light(result)))
@@ -367,6 +386,18 @@ class Ek80Source(Source):
         else:
             for t in targets:
                 t["members"] = 1
+        raw3_times = (
+            (f.time for f in plan.scan.frames if f.kind == "RAW3")
+            if plan is not None
+            else ping_ticks
+            if ping_ticks is not None
+            else ()
+        )
+        where, nav = whereabouts(targets, info.get("nmea", ()), raw3_times, options.nav_max_gap)
+        info["navigation"] = nav.describe()
+        info["notes"] = navigation_notes(p, nav, where)
+        for i, t in enumerate(targets):
+            t.update({k: v[i] for k, v in where.items()})
         return build_spectra(p, targets, grids, det, tsf, info, counts, sorted(skipped))
 
     def write_synthetic_survey(
@@ -419,13 +450,40 @@ def _settings(options: Ek80Options) -> tuple[DetectionSettings, TsfSettings]:
     return det, tsf
 
 
-def _n_pings(ed: Any) -> int:
-    """Pings (distinct ping times over the beam groups) of EchoData ``ed``."""
-    times: set[Any] = set()
-    for name in getattr(ed, "group_paths", []):
-        if "Beam_group" in name and ed[name] is not None and "ping_time" in ed[name].dims:
-            times.update(np.asarray(ed[name]["ping_time"].values).tolist())
-    return len(times)
+def _ping_times(ed: Any) -> np.ndarray:
+    """The distinct ping times (datetime64[ns], sorted) over the beam groups of EchoData
+    ``ed``: a ``.raw`` file's ``RAW3`` datagram times, as echopype keeps them."""
+    times = [
+        np.asarray(ed[name]["ping_time"].values, dtype="datetime64[ns]")
+        for name in getattr(ed, "group_paths", [])
+        if "Beam_group" in name and ed[name] is not None and "ping_time" in ed[name].dims
+    ]
+    return np.unique(np.concatenate(times)) if times else np.array([], dtype="datetime64[ns]")
+
+
+def _nt_ticks(times: np.ndarray) -> np.ndarray:
+    """``times`` (datetime64) as NT ticks (100 ns since 1601), the datagrams' time unit."""
+    from .navigation import NT_UNIX_EPOCH
+
+    return np.asarray(times, dtype="datetime64[ns]").astype(np.int64) // 100 + NT_UNIX_EPOCH
+
+
+def navigation_notes(path: Path, nav: Any, where: dict[str, np.ndarray]) -> list[str]:
+    """One line for each thing the file lacks to place its targets (none: [])."""
+    notes = []
+    if not nav.has_position:
+        notes.append(
+            f"{path.name}: no position (no valid GGA/RMC/GLL NMEA sentence): latitude and "
+            "longitude are NaN"
+        )
+    elif np.isnan(where["latitude"]).any():
+        n = int(np.isnan(where["latitude"]).sum())
+        notes.append(f"{path.name}: {n} targets have no position fix within nav_max_gap: NaN")
+    if not nav.has_log:
+        notes.append(f"{path.name}: no vessel log (no VLW NMEA sentence): vessel_log is NaN")
+    if np.isnan(where["depth"]).any():
+        notes.append(f"{path.name}: no transducer offset or water level in the file: depth is NaN")
+    return notes
 
 
 def _light(result: Any) -> Any:
@@ -468,6 +526,7 @@ def build_spectra(
 
     cal = info.get("channels", {})
     attrs = {
+        "title": f"single targets detected in {path.name} and their TS(f)",
         "source": "ek80",
         "source_file": str(path),
         "method": METHOD,
@@ -488,6 +547,9 @@ def build_spectra(
         "n_targets": len(targets),
         "bands": [list(b) for b in bands],
         "single_beam_channels_skipped": skipped,
+        "navigation": info.get("navigation", ""),
+        "input_notes": info.get("notes", []),
+        "transducer_depth_method": TRANSDUCER_DEPTH_METHOD,
     }
     ds = make_spectra(
         freq,
@@ -505,6 +567,11 @@ def build_spectra(
         echo_length=col("echo_length"),
         n_channels=col("members", np.int64),
         bottom_range=col("bottom_range"),
+        depth=col("depth"),
+        latitude=col("latitude"),
+        longitude=col("longitude"),
+        vessel_log=col("vessel_log"),
+        ping_number=col("ping_number", np.int64),
     )
     units = {
         "beam_compensation": ("dB", "two-way beam compensation at the centre frequency"),

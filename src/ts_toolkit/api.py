@@ -48,20 +48,21 @@ def extract(source: PathLike | Any, **options: Any) -> xr.Dataset:
     return source_for(path).open(path, **options)
 
 
-def _model(model: Any) -> Any:
-    """A loaded model from a model object, a ``.tsm`` path, or None (the bundled model)."""
+def _model(model: Any) -> tuple[Any, Path | None]:
+    """A loaded model from a model object, a ``.tsm`` path, or None (the bundled model),
+    and the file it came from (None for a model object)."""
     from .modelfile import bundled_model_path, load_model
 
     if model is None:
         path = bundled_model_path()
         if path is None:
             raise TsToolkitError("no model is bundled with this ts-toolkit; pass model=")
-        return load_model(path)
+        return load_model(path), Path(path)
     if isinstance(model, str | Path):
-        return load_model(model)
+        return load_model(model), Path(model)
     if not hasattr(model, "predict") or not hasattr(model, "frequency"):
         raise TsToolkitError(f"model={type(model).__name__}: not a model or a model file path")
-    return model
+    return model, None
 
 
 def predict(
@@ -85,7 +86,7 @@ def predict(
     """
     from .apply import model_detection_threshold, predict_spectra
 
-    loaded = _model(model)
+    loaded, model_file = _model(model)
     if isinstance(spectra_or_source, xr.Dataset):
         if options:
             raise TsToolkitError(
@@ -99,7 +100,7 @@ def predict(
             if found is not None:
                 options["min_ts"] = found[0]
         spectra = extract(spectra_or_source, **options)
-    return predict_spectra(loaded, spectra, allow_partial=allow_partial)
+    return predict_spectra(loaded, spectra, allow_partial=allow_partial, model_file=model_file)
 
 
 def simulate(

@@ -93,22 +93,78 @@ def to_model_grid(spectra: xr.Dataset, grid: np.ndarray, allow_partial: bool = F
     return result
 
 
-def predict_spectra(model: Any, spectra: xr.Dataset, allow_partial: bool = False) -> xr.Dataset:
-    """Spectra on the model grid with the model's predictions as ``pred_*`` variables."""
+#: Descriptions (``long_name``) and units of the prediction variables.
+PREDICTION_ATTRS: dict[str, dict[str, str]] = {
+    "kind": {"long_name": "predicted target kind (gas or liquid)"},
+    "probability": {"long_name": "model probability of the predicted kind", "units": "1"},
+    "theta": {"long_name": "predicted incident angle to the major axis", "units": "degree"},
+    "a": {"long_name": "predicted semi-major axis", "units": "m"},
+    "b": {"long_name": "predicted semi-minor axis", "units": "m"},
+    "alpha": {"long_name": "predicted aspect ratio a/b", "units": "1"},
+    "Req": {"long_name": "predicted equivalent spherical radius", "units": "m"},
+}
+
+
+def model_provenance(
+    model: Any, model_file: str | Path | None = None, model_sha256: str | None = None
+) -> dict[str, Any]:
+    """Attributes naming the model that made predictions: its plugin, its saved settings
+    and, when known, its file's name and SHA-256 checksum (computed from the file unless
+    given)."""
+    from .conventions import file_sha256
+
+    attrs: dict[str, Any] = {"model": str(getattr(model, "name", type(model).__name__))}
+    saved = getattr(model, "saved_settings", None)
+    if callable(saved):
+        attrs["model_settings"] = saved()
+    if model_file is not None:
+        attrs["model_file"] = Path(model_file).name
+        attrs["model_sha256"] = model_sha256 or file_sha256(model_file)
+    return attrs
+
+
+def predict_spectra(
+    model: Any,
+    spectra: xr.Dataset,
+    allow_partial: bool = False,
+    model_file: str | Path | None = None,
+    model_sha256: str | None = None,
+) -> xr.Dataset:
+    """Spectra on the model grid with the model's predictions as ``pred_*`` variables, and
+    the model's provenance (:func:`model_provenance`; ``model_file``: the file it was
+    loaded from) in the attributes, with a line added to ``history``."""
+    from .spectra import to_attr
+
     on_grid = to_model_grid(spectra, model.frequency, allow_partial=allow_partial)
+    prov = model_provenance(model, model_file, model_sha256)
+    for key, value in prov.items():
+        on_grid.attrs[key] = to_attr(value)
+    on_grid.attrs["prediction_settings"] = to_attr({"allow_partial": bool(allow_partial)})
+    named = f"{prov['model']} model" + (f" {prov['model_file']}" if "model_file" in prov else "")
+    line = f"predictions of the {named} (ts-toolkit {_version()})"
+    history = str(spectra.attrs.get("history", "")).strip()
+    on_grid.attrs["history"] = f"{history}\n{line}" if history else line
     if on_grid.sizes["target"] == 0:
         return on_grid
     predictions = model.predict(on_grid)
     for name in PREDICTION_VARIABLES:
         if name in predictions:
             var = predictions[name]
-            on_grid[f"pred_{name}"] = ("target", np.asarray(var.values), dict(var.attrs))
+            attrs = {**dict(var.attrs), **PREDICTION_ATTRS.get(name, {})}
+            on_grid[f"pred_{name}"] = ("target", np.asarray(var.values), attrs)
     return on_grid
+
+
+def _version() -> str:
+    from . import __version__
+
+    return str(__version__)
 
 
 #: Per-target measurement columns copied into prediction rows, when present.
 ROW_FIELDS = (
-    "ping_time", "channel", "track", "n_pings", "range", "angle_alongship", "angle_athwartship",
+    "ping_time", "ping_number", "channel", "track", "n_pings", "range", "depth", "latitude",
+    "longitude", "vessel_log", "angle_alongship", "angle_athwartship",
     "TS_centre", "majority_pred_kind", "median_pred_a", "median_pred_b", "median_pred_alpha",
     "median_pred_Req", "median_pred_theta",
 )  # fmt: skip
@@ -139,11 +195,14 @@ def prediction_rows(result: xr.Dataset) -> list[dict[str, Any]]:
 
 
 def write_predictions(result: xr.Dataset, rows: list[dict[str, Any]], out: Path) -> Path:
-    """Write predictions: ``.nc`` (spectra on the model grid + ``pred_*``) or ``.csv``."""
+    """Write predictions: ``.nc`` (spectra on the model grid + ``pred_*``) or ``.csv``
+    (a plain table; its provenance, the Dataset's attributes, in a JSON sidecar
+    :func:`~ts_toolkit.conventions.provenance_sidecar`)."""
     suffix = out.suffix.lower()
     if suffix == ".csv":
         import csv
 
+        from .conventions import write_provenance_sidecar
         from .outputs import atomic_output
 
         columns = (
@@ -155,6 +214,8 @@ def write_predictions(result: xr.Dataset, rows: list[dict[str, Any]], out: Path)
             writer = csv.DictWriter(fh, fieldnames=columns)
             writer.writeheader()
             writer.writerows(rows)
+        if result is not None:
+            write_provenance_sidecar(out, dict(result.attrs))
         return out
     if suffix == ".nc":
         from .spectra import write_spectra

@@ -183,7 +183,14 @@ def process_file(
         if spectra.sizes.get("target", 0) == 0:  # empty water is a result, not a failure
             reason = "no single targets detected"
             return FileOutcome(path, "ok", reason, 0, time.perf_counter() - t0, size, warns), None
-        result = predict_spectra(model, spectra, allow_partial=options.get("allow_partial", False))
+        ref = model_path if isinstance(model_path, ModelRef) else ModelRef.from_path(model_path)
+        result = predict_spectra(
+            model,
+            spectra,
+            allow_partial=options.get("allow_partial", False),
+            model_file=ref.path,
+            model_sha256=ref.sha256,
+        )
     except TsToolkitError as exc:
         reason = " ".join(str(exc).split())
         return FileOutcome(path, "failed", reason, 0, time.perf_counter() - t0, size), None
@@ -233,7 +240,7 @@ class WorkStore:
         if any(o is None or (retry_failed and o.status != "ok") for o in outcomes):
             return False
         out = self.dir.with_name(self.dir.name.removesuffix(".work"))
-        needed = batch_outputs(out)[2:4]  # the files summary and the report
+        needed = [out.with_name(out.stem + "-files.csv"), out.with_name(out.stem + "-report.md")]
         if any(o.n_targets for o in outcomes if o is not None):
             needed.append(out)
         return all(p.exists() for p in needed)
@@ -358,13 +365,17 @@ def check_source_options(files: list[Path], source_options: dict[str, Any]) -> N
 
 def batch_outputs(out: Path) -> list[Path]:
     """Every file a batch writes: the NetCDF, its per-target CSV, the per-file CSV, the
-    report and its size histograms."""
+    report, its size histograms, the HTML report and the CSV's provenance sidecar."""
+    from .conventions import provenance_sidecar
+
     return [
         out,
         out.with_suffix(".csv"),
+        provenance_sidecar(out.with_suffix(".csv")),
         out.with_name(out.stem + "-files.csv"),
         out.with_name(out.stem + "-report.md"),
         out.with_name(out.stem + "-sizes.png"),
+        out.with_name(out.stem + "-report.html"),
     ]
 
 
@@ -395,17 +406,32 @@ def combine(files: list[Path], store: WorkStore, out: Path, model_path: str) -> 
         ds = ds.assign_coords(target=np.arange(ds.sizes["target"], dtype=np.int64))
     else:
         ds = None
+    inputs = [
+        {k: part.attrs[k] for k in ("input_file", "input_sha256") if k in part.attrs}
+        for part in parts
+    ]
+    first = parts[0].attrs if parts else {}
     attrs = provenance(
         title="classified single targets of a cruise",
         model=model_path,
         n_files=len(files),
         n_failed_files=sum(r["status"] != "ok" for r in status_rows),
         warnings=warnings,
+        input_files=inputs,
+        history=f"ts-toolkit batch of {len(files)} files (at date_created)",
+        **{
+            k: first[k]
+            for k in ("model_settings", "model_sha256", "reader", "reading_options")
+            if k in first
+        },
     )
     attrs["date_created"] = now_iso()
     if ds is not None:
+        from .conventions import write_provenance_sidecar
+
         ds.attrs = attrs
         write_spectra(ds, out)
         per_target = [v for v in ds.data_vars if ds[v].dims == ("target",)]
         with atomic_output(out.with_suffix(".csv")) as tmp:
             ds[per_target].to_dataframe().to_csv(tmp)
+        write_provenance_sidecar(out.with_suffix(".csv"), attrs)

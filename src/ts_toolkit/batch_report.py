@@ -1,4 +1,6 @@
-"""The final report of a batch: counts, failures with reasons, classes, size histograms."""
+"""The final report of a batch: counts, failures with reasons, classes, size histograms
+(``<out>-report.md`` with ``<out>-sizes.png``) and the self-contained HTML cruise report
+(``<out>-report.html``, :mod:`ts_toolkit.html_report`)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .batch import BatchReport, WorkStore
+from .html_report import size_histogram_figure, write_html_report
 from .outputs import atomic_output, write_text_atomic
 
 
@@ -16,7 +19,8 @@ def _n_empty(ok: list) -> int:
 
 
 def write_report(report: BatchReport) -> str:
-    """Write ``<out>-report.md`` and ``<out>-sizes.png``; return the report text.
+    """Write ``<out>-report.md``, ``<out>-sizes.png`` and ``<out>-report.html``; return the
+    Markdown report's text.
 
     The last step of a batch: afterwards its work folder is marked complete, so that the
     same command run again says so and does nothing."""
@@ -38,6 +42,7 @@ def write_report(report: BatchReport) -> str:
             f"- time per file: median {np.median(secs):.2f} s, max {secs.max():.2f} s "
             f"({mb.sum() / max(secs.sum(), 1e-9):.2f} MB/s of raw data per worker)"
         )
+    summary = [ln.removeprefix("- ") for ln in lines if ln.startswith("- ")]
     if report.failed:
         lines += ["", "## Failed files", ""]
         lines += [f"- {Path(o.path).name}: {o.reason}" for o in report.failed]
@@ -49,6 +54,7 @@ def write_report(report: BatchReport) -> str:
             f"{len(report.unreadable)} files in the input folders have a data suffix but no "
             f"installed source reads them; left alone: {names}{more}",
         ]
+    ds = None
     if out.exists():
         from .spectra import read_spectra
 
@@ -59,6 +65,15 @@ def write_report(report: BatchReport) -> str:
             lines += [f"- {k}: {n}" for k, n in sorted(counts.items())]
             png = _size_histograms(ds, out.with_name(out.stem + "-sizes.png"))
             lines += ["", f"Size distributions per class: {png.name}"]
+    html_path = out.with_name(out.stem + "-report.html")
+    write_html_report(
+        html_path,
+        ds,
+        title=f"Batch report: {out.name}",
+        summary=summary,
+        failures=[(Path(o.path).name, o.reason) for o in report.failed],
+    )
+    lines += ["", f"HTML report (figures, map, TS(f) gallery): {html_path.name}"]
     text = "\n".join(lines) + "\n"
     write_text_atomic(out.with_name(out.stem + "-report.md"), text)
     store = WorkStore(out)
@@ -68,25 +83,11 @@ def write_report(report: BatchReport) -> str:
 
 
 def _size_histograms(ds, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = [n for n in ("pred_a", "pred_b", "pred_Req", "pred_theta") if n in ds]
-    fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.5), squeeze=False)
-    kinds = np.asarray(ds["pred_kind"].values).astype(str)
-    for ax, name in zip(axes[0], names):
-        values = ds[name].values.astype(float)
-        scale, unit = (1.0, "deg") if name == "pred_theta" else (1e3, "mm")
-        for kind in sorted(set(kinds)):
-            v = values[kinds == kind] * scale
-            ax.hist(v[np.isfinite(v)], bins=20, alpha=0.6, label=kind)
-        ax.set_xlabel(f"{name.removeprefix('pred_')} ({unit})")
-        ax.set_ylabel("targets")
-        ax.legend()
-    fig.tight_layout()
+    """Save the per-class size and tilt histograms as a PNG at ``path``."""
+    fig = size_histogram_figure(ds)
     with atomic_output(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
+    import matplotlib.pyplot as plt
+
     plt.close(fig)
     return path

@@ -155,8 +155,33 @@ class Source:
         return build_options(self.Options, options, self.name)
 
     def open(self, path: str | Path, **options: Any) -> xr.Dataset:
-        """Detected targets of ``path`` and their TS(f), as a spectra Dataset."""
-        return self._open(Path(path), self.options(**options))
+        """Detected targets of ``path`` and their TS(f), as a spectra Dataset, whose
+        attributes name the input (``input_file``, its ``input_sha256`` checksum), the
+        ``reader`` (this source) and its ``reading_options``."""
+        from .conventions import file_sha256
+
+        p = Path(path)
+        settings = self.options(**options)
+        ds = self._open(p, settings)
+        if p.is_file():
+            ds.attrs["input_sha256"] = file_sha256(p)
+        return self._provenance(ds, p.name, settings)
+
+    def _provenance(self, ds: xr.Dataset, name: str, settings: Any) -> xr.Dataset:
+        """``ds`` with the input's ``name``, the ``reader``, its ``reading_options`` and a
+        ``history`` line in its attributes."""
+        from dataclasses import asdict, is_dataclass
+
+        from .spectra import to_attr
+
+        ds.attrs["input_file"] = name
+        ds.attrs["reader"] = self.name
+        if is_dataclass(settings) and not isinstance(settings, type):
+            ds.attrs["reading_options"] = to_attr(asdict(settings))
+        line = f"single targets of {name} read by the {self.name} source"
+        history = str(ds.attrs.get("history", "")).strip()
+        ds.attrs["history"] = f"{history}\n{line}" if history else line
+        return ds
 
     def _open(self, path: Path, options: Any) -> xr.Dataset:
         raise NotImplementedError
@@ -167,8 +192,12 @@ class Source:
         return False
 
     def open_object(self, obj: Any, **options: Any) -> xr.Dataset:
-        """Detected targets of the in-memory object ``obj`` and their TS(f)."""
-        return self._open_object(obj, self.options(**options))
+        """Detected targets of the in-memory object ``obj`` and their TS(f) (attributes as
+        :meth:`open`'s; ``input_file`` is the Dataset's ``source_file``, no checksum)."""
+        settings = self.options(**options)
+        ds = self._open_object(obj, settings)
+        name = str(ds.attrs.get("source_file", type(obj).__name__))
+        return self._provenance(ds, name, settings)
 
     def _open_object(self, obj: Any, options: Any) -> xr.Dataset:
         raise NotImplementedError(f"source {self.name!r} reads files only")

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import xarray as xr
 
+from .conventions import cf_attrs, from_cf, to_cf
 from .errors import InputFileError, SpectraValidationError
 
 CONVENTIONS = "CF-1.10 ts-toolkit-spectra-1"
@@ -42,6 +43,11 @@ TARGET_VARIABLES: dict[str, tuple[str, str]] = {
     "range": ("m", "range from the transducer"),
     "angle_alongship": ("degree", "split-beam alongship angle"),
     "angle_athwartship": ("degree", "split-beam athwartship angle"),
+    "depth": ("m", "depth of the target below the sea surface"),
+    "latitude": ("degrees_north", "latitude of the vessel at the ping"),
+    "longitude": ("degrees_east", "longitude of the vessel at the ping"),
+    "vessel_log": ("m", "vessel log (distance through the water) at the ping"),
+    "ping_number": ("", "number of the ping in its file (0-based; -1: unknown)"),
 }
 KIND_VALUES = ("gas", "liquid")
 
@@ -61,6 +67,8 @@ def provenance(**extra: Any) -> dict[str, Any]:
         "software_name": "ts-toolkit",
         "software_version": __version__,
         "date_created": now_iso(),
+        "history": f"created by ts-toolkit {__version__} (at date_created)",
+        "title": "target strength spectra TS(f)",
     }
     for key, value in extra.items():
         attrs[key] = to_attr(value)
@@ -90,7 +98,18 @@ def to_attr(value: Any) -> Any:
 def input_warnings(ds: xr.Dataset) -> list[str]:
     """The warnings a source recorded about its input (attribute ``warnings``: a JSON list
     of one-line messages, e.g. pings dropped from a damaged file); [] when none."""
-    value = ds.attrs.get("warnings")
+    return _messages(ds, "warnings")
+
+
+def input_notes(ds: xr.Dataset) -> list[str]:
+    """The notes a source recorded about its input (attribute ``input_notes``: a JSON list of
+    one-line messages that are not a loss of data, e.g. a file without navigation, whose
+    targets have no position); [] when none."""
+    return _messages(ds, "input_notes")
+
+
+def _messages(ds: xr.Dataset, key: str) -> list[str]:
+    value = ds.attrs.get(key)
     if value is None or value == "":
         return []
     if isinstance(value, str):
@@ -128,12 +147,16 @@ def make_spectra(
             "TS": (
                 ("target", "frequency"),
                 values,
-                {"units": TS_UNITS, "long_name": "target strength"},
+                {"units": TS_UNITS, "long_name": "target strength", **cf_attrs("TS")},
             )
         },
         coords={
-            "target": ("target", np.arange(n_target, dtype=np.int64)),
-            "frequency": ("frequency", f, {"units": "Hz", "long_name": "frequency"}),
+            "target": ("target", np.arange(n_target, dtype=np.int64), {"long_name": "target"}),
+            "frequency": (
+                "frequency",
+                f,
+                {"units": "Hz", "long_name": "frequency", **cf_attrs("frequency")},
+            ),
         },
         attrs=provenance(**dict(attrs or {})),
     )
@@ -142,7 +165,7 @@ def make_spectra(
         if arr.dtype.kind in "US":
             arr = arr.astype(object)
         units, long_name = TARGET_VARIABLES.get(name, (None, name))
-        var_attrs = {"long_name": long_name}
+        var_attrs = {"long_name": long_name, **cf_attrs(name)}
         if units:
             var_attrs["units"] = units
         ds[name] = xr.Variable(("target",), np.broadcast_to(arr, (n_target,)).copy(), var_attrs)
@@ -211,9 +234,10 @@ def write_spectra(ds: xr.Dataset, path: str | Path) -> Path:
 
     validate_spectra(ds)
     out = Path(path)
-    encoding = {name: {"zlib": True, "complevel": 4} for name in ("TS",)}
+    written, encoding = to_cf(ds)
+    encoding["TS"].update(zlib=True, complevel=4)
     with atomic_output(out) as tmp:
-        ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=encoding)
+        written.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=encoding)
     return out
 
 
@@ -229,6 +253,7 @@ def read_spectra(path: str | Path) -> xr.Dataset:
             ds = opened.load()
     except Exception as exc:  # netCDF4 raises OSError, ValueError, RuntimeError...
         raise InputFileError(f"cannot read {p} as NetCDF spectra: {exc}") from exc
+    from_cf(ds)
     for name, var in ds.variables.items():
         if var.dtype.kind in "US":  # variable-length strings, as make_spectra builds them
             ds[name] = var.astype(object)

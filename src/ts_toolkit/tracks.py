@@ -185,7 +185,8 @@ def linear_mean_db(ts_db: np.ndarray, axis: int = 0) -> np.ndarray:
 def track_spectra(spectra: xr.Dataset, track: np.ndarray) -> xr.Dataset:
     """One spectrum per track: TS(f) averaged in the linear domain over its detections,
     ``TS_spread`` (dB, per frequency: standard deviation of the members' TS), and per
-    track the number of pings, first and last ping time, mean range and angles, and the
+    track the number of pings, first and last ping time (and ping number), mean range and
+    angles (and depth, position and vessel log, where the detections have them), and the
     file and channel. The Dataset's ``target`` dimension runs over tracks."""
     numbers = np.unique(track[track != NO_TRACK])
     ts = spectra["TS"].values.astype(float)
@@ -196,8 +197,9 @@ def track_spectra(spectra: xr.Dataset, track: np.ndarray) -> xr.Dataset:
         "track": [], "n_pings": [], "ping_time": [], "ping_time_last": [], "range": [],
         "angle_alongship": [], "angle_athwartship": [],
     }  # fmt: skip
-    carried = [v for v in ("file", "channel") if v in spectra]
-    for v in carried:
+    carried = [v for v in ("file", "channel", "ping_number") if v in spectra]
+    averaged = [v for v in ("depth", "latitude", "longitude", "vessel_log") if v in spectra]
+    for v in (*carried, *averaged):
         per_track[v] = []
     times = spectra["ping_time"].values
     for k, number in enumerate(numbers):
@@ -215,6 +217,9 @@ def track_spectra(spectra: xr.Dataset, track: np.ndarray) -> xr.Dataset:
             per_track[v].append(float(np.mean(spectra[v].values[members])))
         for v in carried:
             per_track[v].append(spectra[v].values[order[0]])
+        for v in averaged:
+            values = spectra[v].values[members].astype(float)
+            per_track[v].append(float(np.mean(values)) if np.isfinite(values).all() else np.nan)
     attrs = {
         "title": "target tracks: TS(f) averaged in the linear domain along each track",
         "tracked_targets": int((track != NO_TRACK).sum()),

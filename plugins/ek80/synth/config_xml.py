@@ -41,8 +41,9 @@ def _text(root: ET.Element) -> str:
     return XML_DECLARATION + body.replace("\n", "\r\n")
 
 
-def configuration_xml(channels: Sequence[ChannelSettings]) -> str:
-    """The Configuration XML: header, one transceiver per channel, transducers.
+def configuration_xml(channels: Sequence[ChannelSettings], offset_z: float = 0.0) -> str:
+    """The Configuration XML: header, one transceiver per channel, transducers (installed
+    ``offset_z`` m below the vessel's reference point).
 
     Each transducer carries nominal values and a FrequencyPar calibration table
     (gain, impedance, phase, beam widths, angle offsets per frequency) generated from the
@@ -128,14 +129,18 @@ def configuration_xml(channels: Sequence[ChannelSettings]) -> str:
             ch.model.name,
             f"{ch.model.name} {ch.transceiver_serial}-{ch.channel_number}",
             str(ch.transducer_serial),
+            offset_z,
         )
     ET.SubElement(root, "ConfiguredSensors", {"MergeOperation": "AddNodeTree"})
     return _text(root)
 
 
-def installed_transducer(parent: ET.Element, name: str, custom_name: str, serial: str) -> None:
+def installed_transducer(
+    parent: ET.Element, name: str, custom_name: str, serial: str, offset_z: float = 0.0
+) -> None:
     """A ``Transducer`` element of the configuration's ``Transducers`` list: a hull-mounted,
-    vertical transducer at the origin (no offsets, no rotation)."""
+    vertical transducer ``offset_z`` m below the vessel's reference point (no horizontal
+    offsets, no rotation)."""
     ET.SubElement(
         parent,
         "Transducer",
@@ -147,7 +152,7 @@ def installed_transducer(parent: ET.Element, name: str, custom_name: str, serial
             "TransducerOrientation": "Vertical",
             "TransducerOffsetX": "0",
             "TransducerOffsetY": "0",
-            "TransducerOffsetZ": "0",
+            "TransducerOffsetZ": _num(offset_z),
             "TransducerAlphaX": "0",
             "TransducerAlphaY": "0",
             "TransducerAlphaZ": "0",
@@ -179,8 +184,9 @@ def calibration_table(ch: ChannelSettings) -> list[dict[str, str]]:
     return rows
 
 
-def environment_xml(env: Environment) -> str:
-    """The Environment XML (sound speed m/s, temperature °C, salinity PSU, depth m, pH)."""
+def environment_xml(env: Environment, water_level_draft: float = 0.0) -> str:
+    """The Environment XML (sound speed m/s, temperature °C, salinity PSU, depth m, pH; the
+    water line ``water_level_draft`` m below the vessel's reference point)."""
     c = env.c
     root = ET.Element(
         "Environment",
@@ -195,7 +201,7 @@ def environment_xml(env: Environment) -> str:
             "SoundVelocitySource": "Manual",
             "DropKeelOffset": "0",
             "DropKeelOffsetIsManual": "0",
-            "WaterLevelDraft": "0",
+            "WaterLevelDraft": _num(water_level_draft),
             "WaterLevelDraftIsManual": "0",
         },
     )

@@ -36,6 +36,7 @@ from ts_toolkit.signals import interrupt_from_error
 
 from ..environment import Environment
 from ..filters import FilterStage
+from . import navigation as nav
 from . import raw_format as rf
 from .config_xml import configuration_xml, environment_xml, parameter_xml
 from .echo import PHASES, EchoTarget, channel_ping
@@ -339,8 +340,10 @@ def write_raw(
     ``(ping, channel_id)``, shape (n_sample, n_sector).
 
     Order: XML0 Configuration, FIL1 (2 stages per channel), XML0 Environment; then per
-    ping NME0 (GGA position), MRU0 (motion) and, for each channel, XML0 Parameter
-    followed by RAW3 (complex float32 samples of all sectors).
+    ping the NME0 sentences (GGA position, VLW log; :mod:`.navigation`) sent since the
+    previous ping, MRU0 (motion) and, for each channel, XML0 Parameter followed by RAW3
+    (complex float32 samples of all sectors). The transducers are installed
+    :data:`.navigation.TRANSDUCER_DEPTH` m below the surface.
     """
     s = survey.settings
     env = s.environment
@@ -351,16 +354,20 @@ def write_raw(
     t0 = survey.start_time
     with atomic_output(out) as tmp:
         with tmp.open("wb") as fh:
-            fh.write(rf.xml_datagram(t0, configuration_xml(s.channels)))
+            fh.write(rf.xml_datagram(t0, configuration_xml(s.channels, nav.TRANSDUCER_OFFSET_Z)))
             for ch in s.channels:
                 for i, st in enumerate(stages[ch.channel_id], start=1):
                     fh.write(
                         rf.filter_datagram(t0, ch.channel_id, i, st.coefficients, st.decimation)
                     )
-            fh.write(rf.xml_datagram(t0, environment_xml(env)))
+            fh.write(rf.xml_datagram(t0, environment_xml(env, nav.WATER_LEVEL_DRAFT)))
+            sentences = nav.nav_records(t0, survey.ping_time(survey.n_pings - 1))
+            k = 0
             for p in range(survey.n_pings):
                 when = survey.ping_time(p)
-                fh.write(rf.nmea_datagram(when, _gga(when, p)))
+                while k < len(sentences) and sentences[k][0] <= when:
+                    fh.write(rf.nmea_datagram(sentences[k][0], sentences[k][2]))
+                    k += 1
                 fh.write(rf.mru_datagram(when, heading=90.0))
                 echoes = ping_echoes(survey, p)
                 for ch, rng in zip(s.channels, noise_rngs):
@@ -381,13 +388,3 @@ def write_raw(
                 if progress is not None:
                     progress(1)
     return out
-
-
-def _gga(when: datetime, ping: int) -> str:
-    """A GPS fix sentence: the vessel steams east at 60°N 5°E, about 5 m per ping."""
-    lon_min = (ping * 5.0 / (1852.0 * np.cos(np.radians(60.0)))) % 60.0  # arc minutes
-    body = (
-        f"GPGGA,{when:%H%M%S}.{when.microsecond // 10000:02d},6000.0000,N,"
-        f"005{lon_min:07.4f},E,1,10,0.9,0.0,M,45.0,M,,"
-    )
-    return rf.nmea_sentence(body)

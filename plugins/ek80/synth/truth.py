@@ -3,7 +3,11 @@
 One row per target: ``ping`` (0-based index), ``ping_time`` (UTC, ISO 8601), ``channel``
 (the channel ids that see it, ``;``-separated), ``range`` (m), ``angle_alongship`` and
 ``angle_athwartship`` (deg), ``kind``, ``a``, ``b`` (m), ``theta`` (deg), ``Req`` (m),
-``alpha``, ``rho_s`` (kg/m³), ``c_s`` (m/s), ``rho_w``, ``c_w``, and in the NetCDF the
+``alpha``, ``rho_s`` (kg/m³), ``c_s`` (m/s), ``rho_w``, ``c_w``, where the target was:
+``depth`` (m below the surface: the transducer depth plus the range's vertical component
+along the beam), ``latitude``, ``longitude`` (degrees) and ``vessel_log`` (m) of its ping
+(the written NMEA fixes interpolated to the ping time, see :mod:`.navigation`), and in the
+NetCDF the
 ``TS`` (dB re 1 m²) used to synthesise its echoes on the survey's frequency grid (Hz); a
 survey of animals followed over pings adds ``track`` (the animal's number).
 """
@@ -20,6 +24,7 @@ import xarray as xr
 from ts_toolkit.outputs import atomic_output
 from ts_toolkit.spectra import make_spectra, write_spectra
 
+from . import navigation as nav
 from .survey import PARAMETER_NAMES, Survey
 
 CSV_COLUMNS = (
@@ -32,6 +37,10 @@ CSV_COLUMNS = (
     "angle_athwartship",
     "kind",
     *PARAMETER_NAMES,
+    "depth",
+    "latitude",
+    "longitude",
+    "vessel_log",
 )
 
 
@@ -53,6 +62,12 @@ def _table(survey: Survey) -> dict[str, np.ndarray]:
     }
     for name in PARAMETER_NAMES:
         cols[name] = np.array([x.parameters.get(name, np.nan) for x in t], dtype=float)
+    sa = np.sin(np.radians(cols["angle_alongship"]))
+    st = np.sin(np.radians(cols["angle_athwartship"]))
+    cols["depth"] = nav.TRANSDUCER_DEPTH + cols["range"] * np.sqrt(1.0 - sa**2 - st**2)
+    last = survey.ping_time(survey.n_pings - 1)
+    where = nav.navigation_truth(survey.start_time, last, [survey.ping_time(x.ping) for x in t])
+    cols.update(where)
     if any(x.track >= 0 for x in t):  # a survey of animals followed over pings
         cols["track"] = np.array([x.track for x in t], dtype=np.int64)
     return cols
@@ -124,6 +139,18 @@ def write_truth(
             row: list[Any] = [i]
             for name in columns[1:]:
                 v = cols[name][i]
-                row.append(f"{v:.6g}" if isinstance(v, float) else v)
+                row.append(_text(name, v))
             w.writerow(row)
     return nc, out_csv
+
+
+def _text(name: str, value: object) -> object:
+    """A CSV cell: 6 significant digits, but latitude/longitude to 1e-7 degrees (1 cm) and
+    the vessel log to 1 cm."""
+    if not isinstance(value, float):
+        return value
+    if name in ("latitude", "longitude"):
+        return f"{value:.7f}"
+    if name == "vessel_log":
+        return f"{value:.2f}"
+    return f"{value:.6g}"

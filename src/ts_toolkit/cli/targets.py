@@ -20,7 +20,7 @@ Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existin
 def _extract(path: Path, options: dict) -> object:
     """The spectra of ``path``, read by the first installed source that can open it."""
     from ..plugins import source_for
-    from ..spectra import input_warnings
+    from ..spectra import input_notes, input_warnings
 
     require_input(path)
     source = source_for(path)
@@ -28,6 +28,8 @@ def _extract(path: Path, options: dict) -> object:
         spectra = source.open(path, **options)
     for message in input_warnings(spectra):  # what a damaged file lost, one line each
         err_console.print(f"warning: {message}", markup=False, highlight=False, soft_wrap=True)
+    for message in input_notes(spectra):  # e.g. no navigation: positions are NaN
+        err_console.print(f"note: {message}", markup=False, highlight=False, soft_wrap=True)
     return spectra
 
 
@@ -179,6 +181,15 @@ def predict_command(
             "to OUT's name with .tracks before the suffix.",
         ),
     ] = False,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            help="Also write a self-contained HTML report to this .html file: counts, size "
+            "and tilt histograms per class, depth against time, a map where the file has "
+            "positions, a TS(f) gallery with intervals and flags.",
+        ),
+    ] = None,
     min_ts: MinTs = None,
     min_range: MinRange = None,
     max_range: MaxRange = None,
@@ -205,11 +216,21 @@ def predict_command(
     else:
         require_file(model)
     tracks_out = None
+    if report is not None:
+        from ..outputs import check_outputs
+
+        if report.suffix.lower() not in (".html", ".htm"):
+            raise InputFileError(f"--report {report}: the report is HTML; name it .html")
+        check_outputs([report], [path, model], overwrite)
     if out is not None:
+        from ..conventions import provenance_sidecar
         from ..outputs import check_outputs
 
         tracks_out = out.with_name(f"{out.stem}.tracks{out.suffix}") if tracks else None
-        check_outputs([out, *([tracks_out] if tracks_out else [])], [path, model], overwrite)
+        written = [out, *([tracks_out] if tracks_out else [])]
+        if out.suffix.lower() == ".csv":  # each table has its provenance beside it
+            written += [provenance_sidecar(p) for p in list(written)]
+        check_outputs(written, [path, model], overwrite)
         if out.suffix.lower() not in (".nc", ".csv"):
             raise InputFileError(f"--out {out}: unknown format {out.suffix!r}; use .nc or .csv")
     options = source_options(option, min_ts, min_range, max_range, channel)
@@ -231,13 +252,15 @@ def predict_command(
             from ..tracks import track_targets
 
             spectra, per_track = track_targets(spectra)
-        result = predict_spectra(loaded, spectra, allow_partial=band_subset)
+        result = predict_spectra(loaded, spectra, allow_partial=band_subset, model_file=model)
         rows = prediction_rows(result)
         _print_table(rows, f"{path.name}: {n} single target{'s' if n != 1 else ''}")
         if tracks:
             m = int(per_track.sizes["target"])
             track_result = (
-                predict_spectra(loaded, per_track, allow_partial=band_subset) if m else per_track
+                predict_spectra(loaded, per_track, allow_partial=band_subset, model_file=model)
+                if m
+                else per_track
             )
             if m:
                 from ..tracks import add_ping_consensus
@@ -263,3 +286,13 @@ def predict_command(
         if tracks_out is not None and track_result is not None:
             write_predictions(track_result, track_rows, tracks_out)
             console.print(f"wrote {tracks_out}")
+    if report is not None:
+        from ..html_report import write_html_report
+
+        write_html_report(
+            report,
+            result,
+            title=f"ts-toolkit predict: {path.name}",
+            summary=[f"file: {path.name}", f"model: {model.name}", f"single targets: {n}"],
+        )
+        console.print(f"wrote {report}")
