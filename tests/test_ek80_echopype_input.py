@@ -64,6 +64,9 @@ def assert_same_targets(want: xr.Dataset, got: xr.Dataset) -> tuple[float, float
     assert np.isfinite(a).any()
     d_ts = float(np.nanmax(np.abs(a - b)))
     assert d_ts <= TS_TOL
+    for name in ("depth", "latitude", "longitude", "vessel_log", "ping_number"):
+        if name in want:  # where the targets are: from the same navigation and ping times
+            np.testing.assert_allclose(got[name].values, want[name].values, atol=1e-9)
     return d_range, d_ts
 
 
