@@ -5,7 +5,18 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PIP    := $(BIN)/python -m pip
 
-.PHONY: all venv demo test bench bench-cluster bench-large lint clean
+# echopype 0.11 is the last for Python < 3.13; echopype 0.12 needs Python >= 3.13. Where a
+# python3.13 runs (PATH or pyenv), `make test` also makes .venv313 (echopype 0.12, no torch:
+# see pyproject.toml) and runs the EK80/echopype tests there.
+PYTHON313 ?= $(shell for p in python3.13 $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13); do "$$p" -c "" >/dev/null 2>&1 && { echo "$$p"; break; }; done)
+VENV313   := .venv313
+STAMP313  := $(VENV313)/.installed-stamp
+# (the deselected test classifies with the bundled CNN model: it needs torch)
+TESTS313  := tests/test_ek80_echopype_input.py tests/test_synth_echopype.py \
+             tests/test_ek80_files.py tests/test_ek80_damaged.py tests/test_ek80_parts.py \
+             --deselect tests/test_ek80_damaged.py::test_batch_keeps_the_complete_pings_and_warns
+
+.PHONY: all venv venv313 demo test test313 bench bench-cluster bench-large lint clean
 
 all: test
 
@@ -19,11 +30,30 @@ $(STAMP): pyproject.toml constraints.txt $(addsuffix /pyproject.toml,$(EXAMPLES)
 
 venv: $(STAMP)
 
+$(STAMP313): pyproject.toml constraints.txt $(addsuffix /pyproject.toml,$(EXAMPLES))
+	test -x $(VENV313)/bin/python || $(PYTHON313) -m venv $(VENV313)
+	$(VENV313)/bin/python -m pip install -q --upgrade pip
+	$(VENV313)/bin/python -m pip install -q -c constraints.txt -e ".[test]" $(addprefix -e ,$(EXAMPLES))
+	touch $(STAMP313)
+
+venv313:
+ifneq ($(PYTHON313),)
+	$(MAKE) $(STAMP313)
+else
+	@echo "no python3.13 found: skipping the Python 3.13 / echopype 0.12 venv"
+endif
+
 demo: venv
 	$(BIN)/ts-toolkit demo
 
 test: venv
 	$(BIN)/python -m pytest
+	$(MAKE) test313
+
+test313: venv313
+ifneq ($(PYTHON313),)
+	$(VENV313)/bin/python -m pytest -p no:cacheprovider $(TESTS313)
+endif
 
 bench: venv
 	$(BIN)/python -m pytest -m slow
@@ -40,4 +70,4 @@ lint: venv
 	$(BIN)/ruff format --check src plugins tests examples scripts
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache build src/*.egg-info
+	rm -rf $(VENV) $(VENV313) .pytest_cache .ruff_cache build src/*.egg-info

@@ -1,7 +1,8 @@
-"""The echopype adapter: the only module that imports echopype.
+"""The echopype adapter: with :mod:`.echodata`, the only module that imports echopype.
 
 ``read_fm_pings(path)`` opens an EK80 ``.raw`` file with ``echopype.open_raw(path,
-sonar_model="EK80")`` (echopype 0.11.1 and 0.12) and gathers, for every channel with
+sonar_model="EK80")`` (echopype 0.11.1 and 0.12), or takes an ``EchoData`` converted
+before, and gathers, for every channel with
 complex FM samples, one :class:`~.core.ChannelPing` per ping: sector samples, sample
 interval, transmit parameters, filter stages, calibration (table when present) and
 environment.
@@ -270,94 +271,157 @@ def _complex_sectors(real: np.ndarray, imag: np.ndarray) -> np.ndarray | None:
 
 
 def iter_fm_pings(
-    path: str | Path,
+    path: str | Path | Any,
     info: dict[str, Any] | None = None,
     channels: list[str] | None = None,
+    label: str | Path | None = None,
     **open_kwargs: Any,
 ) -> Iterator[ChannelPing]:
     """Yield one :class:`ChannelPing` per FM complex ping and channel (optionally only
-    ``channels``), reading one ping at a time (with ``use_swap=True`` in ``open_kwargs``
-    echopype keeps the samples on disk, so memory stays bounded on large files).
+    ``channels``) of an EK80 ``.raw`` file ``path`` (opened with :func:`open_echodata`; with
+    ``use_swap=True`` in ``open_kwargs`` echopype keeps the samples on disk, so memory stays
+    bounded on large files) or of an echopype ``EchoData`` given as ``path`` (in memory or
+    opened from a ``.zarr``/``.nc`` conversion, see :mod:`.echodata`). ``label`` names the
+    input in error messages (default: the path).
 
     ``info`` (a dict) receives ``echopype_version``, ``channels`` (channel id ->
-    calibration source) and ``nmea`` (a set of (time ns, sentence): the file's NMEA
-    sentences, gathered over calls). Raises :class:`NoFmDataError` when nothing was
-    yielded.
+    calibration source), ``empty_pings`` (FM pings without any finite sample, skipped)
+    and ``nmea`` (a set of (time ns, sentence): the file's NMEA sentences, gathered over
+    calls). Raises :class:`NoFmDataError` when nothing was yielded.
     """
-    p = Path(path)
+    if isinstance(path, str | Path):
+        p: str | Path = Path(path)
+        ed = open_echodata(p, **open_kwargs)
+    else:
+        p, ed = "EchoData", path
+    if label is not None:
+        p = label
     info = {} if info is None else info
     info.setdefault("channels", {})
+    info.setdefault("empty_pings", 0)
     info["echopype_version"] = echopype_version()
-    ed = open_echodata(p, **open_kwargs)
     info.setdefault("nmea", set()).update(nmea_records(ed))
     vend = ed["Vendor_specific"]
+    if vend is None:
+        raise InputFileError(f"{p}: no Vendor_specific group (filters, calibration)")
     env = _environment(ed)
     n_yielded = 0
+    empty_before = info["empty_pings"]
     for beam in _beam_groups(ed):
         if "transmit_type" not in beam:
             continue
         for ch in [str(c) for c in beam["channel"].values]:
             if channels and ch not in channels:
                 continue
-            b = beam.sel(channel=ch)
-            ttype = np.asarray(b["transmit_type"].values).astype(str)
-            fm = np.char.find(np.char.upper(ttype), "FM") >= 0
-            if not fm.any():
-                continue
-            stages = [s for s in (_stage(vend, "WBT", ch), _stage(vend, "PC", ch)) if s]
-            if not stages:
-                raise InputFileError(
-                    f"{p}: channel {ch} has FM samples but no filter coefficients (FIL1 datagrams)"
-                )
-            beam_type = int(_value(beam, "beam_type", ch, 0))
-            total_deci = int(np.prod([st.decimation for st in stages]))
-            rx_rate = _value(vend, "receiver_sampling_frequency", ch, np.nan)
-            cal_cache: dict[float, Calibration] = {}
-            per_ping = _per_ping(b)
-            offsets = (  # RAW3's sample offset as a time (s), where echopype keeps it
-                np.asarray(b["sample_time_offset"].values).reshape(-1)
-                if "sample_time_offset" in b
-                else None
-            )
-            real, imag = _samples(b, "backscatter_r"), _samples(b, "backscatter_i")
-            times = np.asarray(b["ping_time"].values)
-            depths = transducer_depths(ed, ch, times)
-            for k, ping_time in enumerate(times):
-                if not fm[k]:
-                    continue
-                s = _complex_sectors(real[k], imag[k])
-                if s is None:
-                    continue
-                dt = float(per_ping["sample_interval"][k])
-                offset = 0
-                if offsets is not None:
-                    offset = int(round(float(np.nan_to_num(offsets[k])) / dt))
-                duration = float(per_ping["transmit_duration_nominal"][k])
-                if duration not in cal_cache:
-                    cal_cache[duration] = _calibration(beam, vend, ch, duration)
-                cal = cal_cache[duration]
-                info["channels"][ch] = cal.source
+            for ping in _channel_pings(ed, beam, vend, env, ch, p, info):
                 n_yielded += 1
-                yield ChannelPing(
-                    samples=s,
-                    sample_interval=dt,
-                    f_start=float(per_ping["transmit_frequency_start"][k]),
-                    f_stop=float(per_ping["transmit_frequency_stop"][k]),
-                    duration=duration,
-                    slope=float(per_ping["slope"][k]),
-                    transmit_power=float(per_ping["transmit_power"][k]),
-                    fs=base_rate(rx_rate, total_deci, dt),
-                    stages=stages,
-                    beam_type=beam_type if s.shape[0] > 1 else 0,
-                    calibration=cal,
-                    environment=env,
-                    sample_offset=offset,
-                    channel=ch,
-                    ping_time=ping_time,
-                    transducer_depth=float(depths[k]),
-                )
+                yield ping
     if n_yielded == 0:
+        empty = info["empty_pings"] - empty_before
+        if empty:
+            raise InputFileError(
+                f"damaged data in {p}: none of its {empty} FM pings has a finite sample "
+                "(lost or empty chunks?)"
+            )
         raise NoFmDataError(f"no FM (broadband) channels in {p}: no FM complex data in this file")
+
+
+#: Samples (bytes, real and imaginary parts together) loaded at a time from one channel of
+#: an EchoData whose arrays are lazy (opened from a ``.zarr`` or ``.nc`` store).
+BLOCK_BYTES = 48 << 20
+
+
+def _load(p: str | Path, what: str, get: Any) -> Any:
+    """``get()``; an error while loading (a damaged store: a missing or corrupt chunk)
+    becomes a one-line :class:`InputFileError` naming ``p`` and ``what``."""
+    try:
+        return get()
+    except InputFileError:
+        raise
+    except Exception as exc:  # xarray, zarr, netCDF4 and dask raise many kinds
+        msg = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise InputFileError(f"damaged data in {p}: cannot read {what}: {msg}") from exc
+
+
+def _channel_pings(
+    ed: Any,
+    beam: Any,
+    vend: Any,
+    env: Environment,
+    ch: str,
+    p: str | Path,
+    info: dict[str, Any],
+) -> Iterator[ChannelPing]:
+    """The FM pings of channel ``ch`` of beam group ``beam`` of EchoData ``ed``, loading the
+    samples a block of pings at a time (:data:`BLOCK_BYTES`)."""
+    b = beam.sel(channel=ch)
+    ttype = np.asarray(_load(p, f"channel {ch} transmit_type", lambda: b["transmit_type"].values))
+    # str() per value: a zarr-3 store gives numpy's variable-width StringDType, which
+    # astype(str) cannot cast
+    fm = np.array(["FM" in str(t).upper() for t in ttype.reshape(-1)], dtype=bool)
+    if not fm.any():
+        return
+    stages = [s for s in (_stage(vend, "WBT", ch), _stage(vend, "PC", ch)) if s]
+    if not stages:
+        raise InputFileError(
+            f"{p}: channel {ch} has FM samples but no filter coefficients (FIL1 datagrams)"
+        )
+    beam_type = int(_value(beam, "beam_type", ch, 0))
+    total_deci = int(np.prod([st.decimation for st in stages]))
+    rx_rate = _value(vend, "receiver_sampling_frequency", ch, np.nan)
+    cal_cache: dict[float, Calibration] = {}
+    per_ping = _load(p, f"channel {ch} transmit parameters", lambda: _per_ping(b))
+    offsets = (  # RAW3's sample offset as a time (s), where echopype keeps it
+        np.asarray(b["sample_time_offset"].values).reshape(-1)
+        if "sample_time_offset" in b
+        else None
+    )
+    times = np.asarray(b["ping_time"].values)
+    depths = transducer_depths(ed, ch, times)
+    per_ping_bytes = 16 * max(1, int(np.prod(b["backscatter_r"].shape)) // max(1, times.size))
+    block = max(1, BLOCK_BYTES // per_ping_bytes)
+    for k0 in range(0, times.size, block):
+        k1 = min(times.size, k0 + block)
+        if not fm[k0:k1].any():
+            continue
+        part = b.isel(ping_time=slice(k0, k1))
+        what = f"channel {ch} samples of pings {k0}-{k1 - 1}"
+        real = _load(p, what, lambda part=part: _samples(part, "backscatter_r"))
+        imag = _load(p, what, lambda part=part: _samples(part, "backscatter_i"))
+        for k in range(k0, k1):
+            if not fm[k]:
+                continue
+            s = _complex_sectors(real[k - k0], imag[k - k0])
+            if s is None:
+                info["empty_pings"] += 1
+                continue
+            dt = float(per_ping["sample_interval"][k])
+            offset = 0
+            if offsets is not None:
+                offset = int(round(float(np.nan_to_num(offsets[k])) / dt))
+            duration = float(per_ping["transmit_duration_nominal"][k])
+            if duration not in cal_cache:
+                cal_cache[duration] = _calibration(beam, vend, ch, duration)
+            cal = cal_cache[duration]
+            info["channels"][ch] = cal.source
+            yield ChannelPing(
+                samples=s,
+                sample_interval=dt,
+                f_start=float(per_ping["transmit_frequency_start"][k]),
+                f_stop=float(per_ping["transmit_frequency_stop"][k]),
+                duration=duration,
+                slope=float(per_ping["slope"][k]),
+                transmit_power=float(per_ping["transmit_power"][k]),
+                fs=base_rate(rx_rate, total_deci, dt),
+                stages=stages,
+                beam_type=beam_type if s.shape[0] > 1 else 0,
+                calibration=cal,
+                environment=env,
+                sample_offset=offset,
+                channel=ch,
+                ping_time=times[k],
+                transducer_depth=float(depths[k]),
+            )
 
 
 def read_fm_pings(

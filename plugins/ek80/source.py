@@ -1,4 +1,6 @@
-"""The ``ek80`` Source: an EK80 ``.raw`` file → single targets → spectra Dataset."""
+"""The ``ek80`` Source: an EK80 ``.raw`` file, or EK80 data converted by echopype (a ``.zarr``
+store, an EchoData ``.nc`` file or an in-memory ``EchoData``) → single targets → spectra
+Dataset."""
 
 from __future__ import annotations
 
@@ -162,16 +164,46 @@ SYNTHETIC_CHANNELS = "70,120,200"
 
 
 class Ek80Source(Source):
-    """Simrad EK80 .raw (FM, complex samples) via echopype: single targets and their TS(f)."""
+    """Simrad EK80 .raw (FM, complex samples) via echopype: single targets and their TS(f).
+
+    Also reads EK80 data converted by echopype (``open_raw(..., sonar_model="EK80")``):
+    a ``.zarr`` store (a directory), an EchoData ``.nc`` file and, from Python, an
+    ``EchoData`` object; their pings go through the same chain (see :mod:`.echodata`)."""
 
     name: ClassVar[str] = "ek80"
-    suffixes: ClassVar[tuple[str, ...]] = (".raw",)
+    suffixes: ClassVar[tuple[str, ...]] = (".raw", ".zarr", ".nc")
     Options: ClassVar[type] = Ek80Options
     writes_synthetic_surveys: ClassVar[bool] = True
 
     def can_open(self, path: str | Path) -> bool:
-        """True when the file starts with an EK80 ``XML0`` datagram (no echopype import)."""
-        return Path(path).is_file() and is_ek80(path)
+        """True for a file that starts with an EK80 ``XML0`` datagram, or an echopype
+        ``.zarr`` store / EchoData ``.nc`` file whose ``sonar_model`` is EK80 (no echopype
+        import)."""
+        from .echodata import is_ek80_netcdf, is_ek80_zarr
+
+        p = Path(path)
+        if p.is_dir():
+            return is_ek80_zarr(p)
+        if not p.is_file():
+            return False
+        return is_ek80(p) or is_ek80_netcdf(p)
+
+    def can_open_object(self, obj: Any) -> bool:
+        """True for an echopype ``EchoData`` whose ``sonar_model`` is EK80."""
+        from .echodata import SONAR_MODEL, is_echodata, sonar_model
+
+        return is_echodata(obj) and sonar_model(obj) == SONAR_MODEL
+
+    def _open_object(self, obj: Any, options: Ek80Options) -> Any:
+        """The targets of an in-memory ``EchoData`` (see :meth:`_open_echodata`)."""
+        from .echodata import is_echodata, source_label
+
+        if not is_echodata(obj):
+            raise InputFileError(
+                f"the ek80 source reads an echopype EchoData object, not a {type(obj).__name__}"
+            )
+        label = source_label(obj)
+        return self._open_echodata(obj, Path(label), f"EchoData (from {label})", options)
 
     def _open(self, path: Path, options: Ek80Options) -> Any:
         """Detect single targets in every FM split-beam channel and return their TS(f).
@@ -183,18 +215,13 @@ class Ek80Source(Source):
         from ts_toolkit.spectra import to_attr
 
         p = path
+        if p.is_dir() or (p.is_file() and not is_ek80(p) and p.suffix.lower() == ".nc"):
+            return self._open_converted(p, options)
         if not p.is_file():
             raise InputFileError(f"file not found: {p}")
         if not is_ek80(p):
             raise InputFileError(f"{p} is not an EK80 .raw file (no XML0 datagram first)")
-        det, tsf = options.detection(), options.tsf()
-        if det.bottom_sp is not None and not isinstance(det.bottom_sp, str):
-            warnings.warn(
-                f"bottom_sp={det.bottom_sp:g} is deprecated: it forces the old fixed-level "
-                "seabed guard; the seabed is now detected per ping (bottom_sp=auto)",
-                TsToolkitWarning,
-                stacklevel=2,
-            )
+        det, tsf = _settings(options)
         with readable_parts(p) as (parts, plan), one_blas_thread():
             ds = self._extract(p, parts, plan, det, tsf, options)
         warning = plan.warning()
@@ -204,23 +231,86 @@ class Ek80Source(Source):
         ds.attrs["bytes_unreadable"] = plan.bytes_lost
         return ds
 
+    def _open_converted(self, path: Path, options: Ek80Options) -> Any:
+        """The targets of a ``.zarr`` store or EchoData ``.nc`` file written by echopype."""
+        from .echodata import (
+            is_ek80_netcdf,
+            is_ek80_zarr,
+            netcdf_sonar_model,
+            open_converted,
+            zarr_sonar_model,
+        )
+
+        ok = is_ek80_zarr(path) if path.is_dir() else is_ek80_netcdf(path)
+        if not ok:
+            model = zarr_sonar_model(path) if path.is_dir() else netcdf_sonar_model(path)
+            if model is None:
+                raise InputFileError(
+                    f"{path} is neither an EK80 .raw file nor echopype output (a .zarr store "
+                    "or .nc file with a Sonar group)"
+                )
+            raise InputFileError(
+                f"{path}: echopype data of a {model} sonar; the ek80 source reads only EK80 "
+                "data (sonar_model EK80)"
+            )
+        ed = open_converted(path)
+        return self._open_echodata(ed, path, str(path), options)
+
+    def _open_echodata(self, ed: Any, path: Path, label: str, options: Ek80Options) -> Any:
+        """The targets of EchoData ``ed`` (named ``path`` in the outputs, ``label`` in
+        errors): every FM ping through the same chain as a ``.raw`` file's. A converted file
+        has no datagrams to salvage: ``pings_dropped`` and ``bytes_unreadable`` are 0, and an
+        FM ping without any finite sample (a chunk lost from a store) is counted in a
+        warning."""
+        from ts_toolkit.spectra import to_attr
+
+        from .echodata import check_ek80
+
+        check_ek80(ed, label)
+        det, tsf = _settings(options)
+        info: dict[str, Any] = {}
+        times = _ping_times(ed)
+        with one_blas_thread():
+            ds = self._extract(
+                path, iter([ed]), None, det, tsf, options, info, label, _nt_ticks(times)
+            )
+        empty = info.get("empty_pings", 0)
+        warning = (
+            f"{label}: {empty} FM ping{'s' if empty != 1 else ''} without any sample "
+            "skipped (lost or empty chunks?)"
+            if empty
+            else None
+        )
+        ds.attrs["warnings"] = to_attr([warning] if warning else [])
+        ds.attrs["pings_read"] = int(times.size)
+        ds.attrs["pings_dropped"] = 0
+        ds.attrs["bytes_unreadable"] = 0
+        ds.attrs["source_file"] = label
+        ds.attrs["source_format"] = "echopype EchoData"
+        return ds
+
     def _extract(
         self,
         p: Path,
-        parts: Iterator[Path],
-        plan: SalvagePlan,
+        parts: Iterator[Any],
+        plan: SalvagePlan | None,
         det: DetectionSettings,
         tsf: TsfSettings,
         options: Ek80Options,
+        info: dict[str, Any] | None = None,
+        label: str | None = None,
+        ping_ticks: np.ndarray | None = None,
     ) -> Any:
-        """The spectra Dataset of file ``p`` read as ``parts`` (see :mod:`.pieces`): the
-        same targets, in the same order, as from one read of the whole file."""
+        """The spectra Dataset of file ``p`` read as ``parts`` (see :mod:`.pieces`; or one
+        ``EchoData`` named ``label`` in errors, its ping times ``ping_ticks`` in NT ticks
+        numbering the pings): the same targets, in the same order, as from one read of the
+        whole file."""
         from .core import PingResult, Replica, process_ping
         from .merge import merge_targets
         from .navigation import whereabouts
         from .reader import NoFmDataError, iter_fm_pings
 
-        info: dict[str, Any] = {}
+        info = {} if info is None else info
         skipped: set[str] = set()
         targets: list[dict[str, Any]] = []
         grids: list[np.ndarray] = []
@@ -237,7 +327,7 @@ class Ek80Source(Source):
         for part in parts:
             n_parts += 1
             try:
-                for ping in iter_fm_pings(part, info, channels, **open_kwargs):
+                for ping in iter_fm_pings(part, info, channels, label, **open_kwargs):
                     rank.setdefault(ping.channel, len(rank))
                     if not options.single_beam and (ping.beam_type == 0 or ping.n_sectors < 3):
                         skipped.add(ping.channel)
@@ -257,7 +347,7 @@ class Ek80Source(Source):
                         result: PingResult = process_ping(ping, det, tsf, replicas[key], bottom)
                     except (ValueError, IndexError) as exc:
                         raise InputFileError(
-                            f"{p}: channel {ping.channel}, ping {ping.ping_time}: "
+                            f"{label or p}: channel {ping.channel}, ping {ping.ping_time}: "
                             f"cannot process: {exc}"
                         ) from exc
                     grids.append(result.frequency)
@@ -271,14 +361,14 @@ class Ek80Source(Source):
                     # keep what the consistency step needs, not the per-sample profiles
                     pings.append((ping.channel, _light(result)))
             except NoFmDataError as exc:  # this part has none; another may
-                no_fm.append(relabel(exc, part, p, plan))
+                no_fm.append(relabel(exc, part, p, plan) if plan else exc)
             except InputFileError as exc:
-                raise relabel(exc, part, p, plan) from exc
+                raise (relabel(exc, part, p, plan) if plan else exc) from exc
         if no_fm and len(no_fm) == n_parts:
             raise no_fm[0]
         if not used:
             raise InputFileError(
-                f"no split-beam FM channels in {p} (single-beam FM channels: "
+                f"no split-beam FM channels in {label or p} (single-beam FM channels: "
                 f"{', '.join(sorted(skipped))}; use -O single_beam=true to extract them "
                 "without beam compensation)"
             )
@@ -296,7 +386,13 @@ class Ek80Source(Source):
         else:
             for t in targets:
                 t["members"] = 1
-        raw3_times = (f.time for f in plan.scan.frames if f.kind == "RAW3")
+        raw3_times = (
+            (f.time for f in plan.scan.frames if f.kind == "RAW3")
+            if plan is not None
+            else ping_ticks
+            if ping_ticks is not None
+            else ()
+        )
         where, nav = whereabouts(targets, info.get("nmea", ()), raw3_times, options.nav_max_gap)
         info["navigation"] = nav.describe()
         info["notes"] = navigation_notes(p, nav, where)
@@ -339,6 +435,37 @@ class Ek80Source(Source):
             for c in survey.settings.channels
         )
         return SyntheticSurvey(out, xr.load_dataset(truth_nc), f"EK80 FM survey: {bands}")
+
+
+def _settings(options: Ek80Options) -> tuple[DetectionSettings, TsfSettings]:
+    """The detection and TS(f) settings of ``options``, warning on a deprecated one."""
+    det, tsf = options.detection(), options.tsf()
+    if det.bottom_sp is not None and not isinstance(det.bottom_sp, str):
+        warnings.warn(
+            f"bottom_sp={det.bottom_sp:g} is deprecated: it forces the old fixed-level "
+            "seabed guard; the seabed is now detected per ping (bottom_sp=auto)",
+            TsToolkitWarning,
+            stacklevel=3,
+        )
+    return det, tsf
+
+
+def _ping_times(ed: Any) -> np.ndarray:
+    """The distinct ping times (datetime64[ns], sorted) over the beam groups of EchoData
+    ``ed``: a ``.raw`` file's ``RAW3`` datagram times, as echopype keeps them."""
+    times = [
+        np.asarray(ed[name]["ping_time"].values, dtype="datetime64[ns]")
+        for name in getattr(ed, "group_paths", [])
+        if "Beam_group" in name and ed[name] is not None and "ping_time" in ed[name].dims
+    ]
+    return np.unique(np.concatenate(times)) if times else np.array([], dtype="datetime64[ns]")
+
+
+def _nt_ticks(times: np.ndarray) -> np.ndarray:
+    """``times`` (datetime64) as NT ticks (100 ns since 1601), the datagrams' time unit."""
+    from .navigation import NT_UNIX_EPOCH
+
+    return np.asarray(times, dtype="datetime64[ns]").astype(np.int64) // 100 + NT_UNIX_EPOCH
 
 
 def navigation_notes(path: Path, nav: Any, where: dict[str, np.ndarray]) -> list[str]:

@@ -26,18 +26,24 @@ from .errors import TsToolkitError
 PathLike = str | Path
 
 
-def extract(source: PathLike, **options: Any) -> xr.Dataset:
+def extract(source: PathLike | Any, **options: Any) -> xr.Dataset:
     """Detected single targets of the data file ``source`` and their TS(f) (dB re 1 m² on a
     frequency grid in Hz), read by the first installed source that can open it.
+
+    ``source`` is a file path, a directory that a source reads as one input (e.g. an
+    echopype ``.zarr`` store), or an in-memory object that a source reads (e.g. an echopype
+    ``EchoData``; ``ts-toolkit plugins`` lists the sources, docs/ek80.md what ek80 reads).
 
     ``options`` are the source's reading options (``ts-toolkit plugins --options ek80``
     lists them), e.g. ``min_ts=-70`` (dB), ``min_range=5`` (m), ``channels=["ES38"]``.
     What a damaged file lost is in ``attrs["input_warnings"]``, as the CLI prints it.
     """
-    from .plugins import source_for
+    from .plugins import source_for, source_for_object
 
+    if not isinstance(source, str | Path):
+        return source_for_object(source).open_object(source, **options)
     path = Path(source)
-    if not path.is_file():
+    if not path.exists():
         raise TsToolkitError(f"{path}: no such file")
     return source_for(path).open(path, **options)
 
@@ -60,7 +66,7 @@ def _model(model: Any) -> tuple[Any, Path | None]:
 
 
 def predict(
-    spectra_or_source: xr.Dataset | PathLike,
+    spectra_or_source: xr.Dataset | PathLike | Any,
     model: Any = None,
     *,
     allow_partial: bool = False,
@@ -71,7 +77,8 @@ def predict(
     ``pred_theta`` (degrees), one per target.
 
     ``spectra_or_source``: a spectra Dataset (from :func:`extract`, :func:`simulate` or
-    :func:`ts_toolkit.read_spectra`) or a data file, which is extracted first with
+    :func:`ts_toolkit.read_spectra`) or anything :func:`extract` reads (a data file, a
+    store, an echopype ``EchoData``), which is extracted first with
     ``options`` and, without ``min_ts``, the model's own detection threshold (as
     ``ts-toolkit predict`` does). ``model``: a loaded model, a ``.tsm`` path, or None for the
     bundled model. ``allow_partial`` accepts spectra that cover the model's grid only in

@@ -76,16 +76,48 @@ def data_suffixes() -> tuple[str, ...]:
     return tuple(sorted({s.lower() for src in sources() for s in getattr(src, "suffixes", ())}))
 
 
+def _search(folder: Path, installed: list[Any], suffixes: tuple[str, ...]) -> Iterator[Path]:
+    """Data inputs under ``folder`` (recursively, in name order): files with a data suffix,
+    and directories with one that a source reads as one input (a store such as ``.zarr``,
+    not searched inside). Other files with a data suffix are yielded too; the caller sorts
+    out which a source reads."""
+    from .plugins import can_open
+
+    for root, dirs, files in os.walk(folder):
+        here = Path(root)
+        keep = []
+        for name in sorted(dirs):
+            q = here / name
+            if name.lower().endswith(suffixes) and any(can_open(s, q) for s in installed):
+                yield q
+            else:
+                keep.append(name)
+        dirs[:] = keep  # do not descend into a store
+        for name in sorted(files):
+            if name.lower().endswith(suffixes):
+                yield here / name
+
+
+def input_size(path: str | Path) -> int:
+    """Bytes of a data input: a file's size, or the sum over a store directory's files."""
+    p = Path(path)
+    if p.is_dir():
+        return sum(q.stat().st_size for q in p.rglob("*") if q.is_file())
+    return p.stat().st_size if p.exists() else 0
+
+
 def collect_inputs(
     inputs: Iterable[str | Path], unreadable: list[Path] | None = None
 ) -> list[Path]:
-    """Expand files, directories and glob patterns into data files.
+    """Expand files, directories and glob patterns into data inputs.
 
-    A directory is searched recursively for files with the installed sources' suffixes
-    that one of those sources can open; the others found there (e.g. a ``.csv`` table no
-    source reads) are appended to ``unreadable`` when given. Files named explicitly or by
-    a pattern are all kept: one no source reads then fails with its reason."""
-    from .plugins import sources
+    A directory that an installed source reads as one input (a store such as ``.zarr``) is
+    that input. Any other directory is searched recursively for files (and such stores)
+    with the installed sources' suffixes that one of those sources can open; the others
+    found there (e.g. a ``.csv`` table no source reads) are appended to ``unreadable`` when
+    given. Files named explicitly or by a pattern are all kept: one no source reads then
+    fails with its reason."""
+    from .plugins import can_open, sources
 
     found: list[Path] = []
     installed = sources()
@@ -93,11 +125,11 @@ def collect_inputs(
     for item in inputs:
         text = str(item)
         p = Path(text)
-        if p.is_dir():
-            for q in sorted(p.rglob("*")):
-                if not (q.is_file() and q.name.lower().endswith(suffixes)):
-                    continue
-                if any(src.can_open(q) for src in installed):
+        if p.is_dir() and any(can_open(src, p) for src in installed):
+            found.append(p)
+        elif p.is_dir():
+            for q in _search(p, installed, suffixes):
+                if q.is_dir() or any(can_open(src, q) for src in installed):
                     found.append(q)
                 elif unreadable is not None:
                     unreadable.append(q.resolve())
@@ -105,7 +137,11 @@ def collect_inputs(
             found.append(p)
         elif glob.has_magic(text):
             matches = [Path(m) for m in glob.glob(text, recursive=True)]
-            found += [m for m in matches if m.is_file()]
+            found += [
+                m
+                for m in matches
+                if m.is_file() or (m.is_dir() and any(can_open(s, m) for s in installed))
+            ]
             if not matches:
                 raise InputFileError(f"no files match {text}")
         else:
@@ -135,7 +171,7 @@ def process_file(
     from .spectra import input_warnings
 
     t0 = time.perf_counter()
-    size = os.path.getsize(path) if os.path.exists(path) else 0
+    size = input_size(path)
     try:
         model = cached_model(model_path)
         source_options = dict(options.get("source", {}))

@@ -133,9 +133,12 @@ class Source:
     Subclasses declare ``name``, the file-name ``suffixes`` a folder search should pick up
     (e.g. ``(".raw",)``) and ``Options``, a dataclass of reading options made with
     :func:`ts_toolkit.options.option`; they implement :meth:`can_open` (cheap: no heavy
-    imports) and :meth:`_open`. A source that can also write synthetic data of its format
-    with known targets sets ``writes_synthetic_surveys`` and implements
-    :meth:`write_synthetic_survey` (the ``demo`` command uses it).
+    imports) and :meth:`_open`. An input may be a directory (a store such as ``.zarr``):
+    when ``can_open`` is true for a directory, it is one input, not a folder to search.
+    A source that also reads in-memory objects (a reader library's dataset) implements
+    :meth:`can_open_object` and :meth:`_open_object`. A source that can also write
+    synthetic data of its format with known targets sets ``writes_synthetic_surveys``
+    and implements :meth:`write_synthetic_survey` (the ``demo`` command uses it).
     """
 
     name: ClassVar[str] = ""
@@ -155,27 +158,49 @@ class Source:
         """Detected targets of ``path`` and their TS(f), as a spectra Dataset, whose
         attributes name the input (``input_file``, its ``input_sha256`` checksum), the
         ``reader`` (this source) and its ``reading_options``."""
-        from dataclasses import asdict, is_dataclass
-
         from .conventions import file_sha256
-        from .spectra import to_attr
 
         p = Path(path)
         settings = self.options(**options)
         ds = self._open(p, settings)
-        ds.attrs["input_file"] = p.name
         if p.is_file():
             ds.attrs["input_sha256"] = file_sha256(p)
+        return self._provenance(ds, p.name, settings)
+
+    def _provenance(self, ds: xr.Dataset, name: str, settings: Any) -> xr.Dataset:
+        """``ds`` with the input's ``name``, the ``reader``, its ``reading_options`` and a
+        ``history`` line in its attributes."""
+        from dataclasses import asdict, is_dataclass
+
+        from .spectra import to_attr
+
+        ds.attrs["input_file"] = name
         ds.attrs["reader"] = self.name
         if is_dataclass(settings) and not isinstance(settings, type):
             ds.attrs["reading_options"] = to_attr(asdict(settings))
-        line = f"single targets of {p.name} read by the {self.name} source"
+        line = f"single targets of {name} read by the {self.name} source"
         history = str(ds.attrs.get("history", "")).strip()
         ds.attrs["history"] = f"{history}\n{line}" if history else line
         return ds
 
     def _open(self, path: Path, options: Any) -> xr.Dataset:
         raise NotImplementedError
+
+    def can_open_object(self, obj: Any) -> bool:
+        """True when this source reads the in-memory object ``obj`` (cheap: no heavy
+        imports)."""
+        return False
+
+    def open_object(self, obj: Any, **options: Any) -> xr.Dataset:
+        """Detected targets of the in-memory object ``obj`` and their TS(f) (attributes as
+        :meth:`open`'s; ``input_file`` is the Dataset's ``source_file``, no checksum)."""
+        settings = self.options(**options)
+        ds = self._open_object(obj, settings)
+        name = str(ds.attrs.get("source_file", type(obj).__name__))
+        return self._provenance(ds, name, settings)
+
+    def _open_object(self, obj: Any, options: Any) -> xr.Dataset:
+        raise NotImplementedError(f"source {self.name!r} reads files only")
 
     def write_synthetic_survey(
         self,

@@ -231,19 +231,43 @@ def sources() -> list[Source]:
     return [entry.factory() for entry in registry().entries("source").values()]
 
 
+def can_open(source: Source, path: Path) -> bool:
+    """``source.can_open(path)``, false where the check itself fails on ``path`` (a source
+    that expects a file, offered a directory)."""
+    try:
+        return bool(source.can_open(path))
+    except (OSError, ValueError):
+        return False
+
+
 def source_for(path: str | Path) -> Source:
-    """The first installed Source whose ``can_open(path)`` is true."""
+    """The first installed Source whose ``can_open(path)`` is true. ``path`` is a file, or
+    a directory that a source reads as one input (a store such as ``.zarr``)."""
     p = Path(path)
     if not p.exists():
         raise InputFileError(f"file not found: {p}")
-    if not p.is_file():
-        raise InputFileError(f"not a file: {p}")
     candidates = sources()
     for source in candidates:
-        if source.can_open(p):
+        if can_open(source, p):
             return source
+    if not p.is_file():
+        raise InputFileError(f"not a file: {p} (and no installed source reads it as a store)")
     names = ", ".join(s.name for s in candidates) or "none installed"
     raise InputFileError(f"no installed source can read {p} (sources: {names})")
+
+
+def source_for_object(obj: Any) -> Source:
+    """The first installed Source whose ``can_open_object(obj)`` is true (an in-memory
+    dataset of a reader library)."""
+    candidates = sources()
+    for source in candidates:
+        if source.can_open_object(obj):
+            return source
+    names = ", ".join(s.name for s in candidates) or "none installed"
+    raise InputFileError(
+        f"no installed source reads a {type(obj).__module__}.{type(obj).__name__} object "
+        f"(sources: {names}); pass a data file path"
+    )
 
 
 def list_plugins() -> list[PluginEntry]:

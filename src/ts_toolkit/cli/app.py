@@ -80,6 +80,17 @@ def require_file(path: Path) -> Path:
     return path
 
 
+def require_input(path: Path) -> Path:
+    """``path`` if it is a readable data file, or a directory that an installed source
+    reads as one input (a store such as ``.zarr``); else a one-line InputFileError."""
+    if path.is_dir():
+        from ..plugins import source_for
+
+        source_for(path)  # raises "not a file" when no source reads the directory
+        return path
+    return require_file(path)
+
+
 def one_line(text: object) -> str:
     """``text`` with its white space (line breaks included) folded to single spaces."""
     return " ".join(str(text).split())

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from ..errors import InputFileError, TsToolkitError
-from .app import app, console, err_console, require_file
+from .app import app, console, err_console, require_file, require_input
 from .source_options import Channels, MaxRange, MinRange, MinTs, SourceOptionPairs, source_options
 
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output file.")]
@@ -22,7 +22,7 @@ def _extract(path: Path, options: dict) -> object:
     from ..plugins import source_for
     from ..spectra import input_notes, input_warnings
 
-    require_file(path)
+    require_input(path)
     source = source_for(path)
     with console.status(f"extracting single targets from {path.name} ({source.name})"):
         spectra = source.open(path, **options)
@@ -237,7 +237,7 @@ def predict_command(
     from ..apply import predict_spectra, prediction_rows, write_predictions
     from ..modelfile import bundled_model_path, load_model
 
-    require_file(path)
+    require_input(path)
     if model is None:
         model = bundled_model_path()
         if model is None:
