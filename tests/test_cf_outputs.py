@@ -142,3 +142,20 @@ def test_the_check_catches_what_it_should(tmp_path: Path) -> None:
     messages = " ".join(m for _, _, msgs in serious for m in msgs)
     assert "not recognized by UDUNITS" in messages and "_FillValue" in messages, serious
     assert cf_check(write_spectra(ds, tmp_path / "ours.nc")) == ([], [])
+
+
+def test_checksum_of_a_store_directory_follows_its_files(tmp_path: Path) -> None:
+    from ts_toolkit.conventions import file_sha256
+
+    store = tmp_path / "x.zarr"
+    (store / "g").mkdir(parents=True)
+    (store / "a").write_bytes(b"1")
+    (store / "g" / "b").write_bytes(b"2")
+    first = file_sha256(store)
+    assert len(first) == 64 and first == file_sha256(store)
+    (store / "g" / "b").write_bytes(b"3")  # a changed chunk
+    assert file_sha256(store) != first
+    (store / "g" / "b").write_bytes(b"2")
+    assert file_sha256(store) == first
+    (store / "g" / "b").rename(store / "g" / "c")  # a renamed one
+    assert file_sha256(store) != first

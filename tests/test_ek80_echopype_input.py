@@ -225,6 +225,9 @@ def test_cli_extract_zarr_and_errors(survey, survey_targets, tmp_path: Path) -> 
     assert r.returncode == 0, r.stderr
     with xr.open_dataset(out) as got:
         assert_same_targets(survey_targets, got.load())
+        from ts_toolkit.conventions import file_sha256
+
+        assert got.attrs["input_sha256"] == file_sha256(survey["zarr"])  # the store's files
     ek60 = _non_ek80_zarr(survey["zarr"], tmp_path)
     r = run_cli("extract", str(ek60), "-o", str(tmp_path / "x.nc"))
     assert r.returncode == 2

@@ -91,8 +91,17 @@ def from_cf(ds: xr.Dataset) -> xr.Dataset:
 
 
 def file_sha256(path: str | Path) -> str:
-    """The SHA-256 checksum (hex) of a file's bytes, read in blocks."""
-    with open(path, "rb") as fh:
+    """The SHA-256 checksum (hex) of a file's bytes, read in blocks; of a directory (a
+    store such as ``.zarr``), of every file below it in sorted order, each preceded by its
+    relative path (POSIX), so that renaming or moving a file inside changes it too."""
+    p = Path(path)
+    if p.is_dir():
+        digest = hashlib.sha256()
+        for f in sorted(q for q in p.rglob("*") if q.is_file()):
+            digest.update(f.relative_to(p).as_posix().encode() + b"\0")
+            digest.update(file_sha256(f).encode())
+        return digest.hexdigest()
+    with open(p, "rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 

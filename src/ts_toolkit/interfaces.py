@@ -163,7 +163,7 @@ class Source:
         p = Path(path)
         settings = self.options(**options)
         ds = self._open(p, settings)
-        if p.is_file():
+        if p.exists():  # a file, or a store directory (its files' checksums)
             ds.attrs["input_sha256"] = file_sha256(p)
         return self._provenance(ds, p.name, settings)
 
