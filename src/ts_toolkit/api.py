@@ -51,15 +51,11 @@ def extract(source: PathLike | Any, **options: Any) -> xr.Dataset:
 def _model(model: Any) -> tuple[Any, Path | None]:
     """A loaded model from a model object, a ``.tsm`` path, or None (the bundled model),
     and the file it came from (None for a model object)."""
-    from .modelfile import bundled_model_path, load_model
+    from .modelfile import load_model, resolve_model
 
-    if model is None:
-        path = bundled_model_path()
-        if path is None:
-            raise TsToolkitError("no model is bundled with this ts-toolkit; pass model=")
-        return load_model(path), Path(path)
-    if isinstance(model, str | Path):
-        return load_model(model), Path(model)
+    if model is None or isinstance(model, str | Path):
+        path = resolve_model(model)
+        return load_model(path), path
     if not hasattr(model, "predict") or not hasattr(model, "frequency"):
         raise TsToolkitError(f"model={type(model).__name__}: not a model or a model file path")
     return model, None

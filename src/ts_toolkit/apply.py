@@ -24,6 +24,10 @@ TRUST_VARIABLES = (
     "probability_uncalibrated",
     *(f"{n}_{end}" for n in ("theta", "a", "b", "alpha", "Req") for end in ("low", "high")),
     "ood_score",
+    "misfit",
+    "llr_gas_liquid",
+    "density_contrast",
+    "sound_speed_contrast",
     "roughness",
     "ood_embedding_score",
     "ood",
@@ -158,6 +162,23 @@ PREDICTION_ATTRS: dict[str, dict[str, str]] = {
         "units": "1",
     },
     "ood": {"long_name": "1 where the target is out of the model's training distribution"},
+    "misfit": {
+        "long_name": "RMS TS difference between the measured and the fitted spectrum (dB)",
+        "units": "1",
+        "level_units": "dB",
+    },
+    "llr_gas_liquid": {
+        "long_name": "natural log of the likelihood ratio of gas- over liquid-filled",
+        "units": "1",
+    },
+    "density_contrast": {
+        "long_name": "fitted density of the interior over the water's",
+        "units": "1",
+    },
+    "sound_speed_contrast": {
+        "long_name": "fitted sound speed of the interior over the water's",
+        "units": "1",
+    },
 }
 for _name in ("theta", "a", "b", "alpha", "Req"):
     for _end, _word in (("low", "lower"), ("high", "upper")):
@@ -202,7 +223,7 @@ def predict_spectra(
     their whole grid measured unless ``allow_partial``."""
     from .spectra import to_attr
 
-    calibrated = getattr(model, "trust", None) is not None
+    calibrated = getattr(model, "trust", None) is not None or getattr(model, "any_band", False)
     on_grid = to_model_grid(spectra, model.frequency, allow_partial=allow_partial or calibrated)
     prov = model_provenance(model, model_file, model_sha256)
     for key, value in prov.items():

@@ -203,6 +203,40 @@ def bundled_model_path() -> Path | None:
     return path if path.is_file() else None
 
 
+#: Models bundled with ts-toolkit, by the name ``--model`` accepts: file in ts_toolkit/data.
+BUNDLED_MODELS = {"default": BUNDLED_MODEL, "inversion": "inversion.tsm"}
+
+
+def resolve_model(value: str | Path | None) -> Path:
+    """The model file ``value`` names: an existing path, or the name of a bundled model
+    (:data:`BUNDLED_MODELS`; None means ``default``). Raises :class:`TsToolkitError` with
+    one line when it is neither."""
+    from importlib import resources
+
+    from .errors import InputFileError
+
+    name = "default" if value is None else str(value)
+    path = Path(name)
+    if value is not None and (path.exists() or path.suffix or "/" in name):
+        if not path.is_file():
+            raise InputFileError(f"{path}: no such model file")
+        return path
+    if name not in BUNDLED_MODELS:
+        raise InputFileError(
+            f"--model {name}: no such file, and not a bundled model ({', '.join(BUNDLED_MODELS)})"
+        )
+    try:
+        candidate = Path(str(resources.files("ts_toolkit").joinpath("data", BUNDLED_MODELS[name])))
+    except (ModuleNotFoundError, FileNotFoundError):
+        candidate = None
+    if candidate is None or not candidate.is_file():
+        raise InputFileError(
+            f"the bundled model {name!r} (ts_toolkit/data/{BUNDLED_MODELS[name]}) is not "
+            "installed; train one with 'ts-toolkit train' and pass it with --model"
+        )
+    return candidate
+
+
 def load_model(path: str | Path) -> SpectraLearner:
     """Load a model file: find its plugin by name and let the plugin class read it.
 

@@ -25,7 +25,10 @@ def batch_command(
     model: Annotated[
         Path | None,
         typer.Option(
-            "--model", "-m", help="Trained model file (.tsm); default: the bundled model."
+            "--model",
+            "-m",
+            help="Trained model file (.tsm), or a bundled model: 'default' (the CNN, the "
+            "default) or 'inversion' (library search + exact-model fit).",
         ),
     ] = None,
     workers: Annotated[int | None, typer.Option(help="Local workers (default: CPUs).")] = None,
@@ -71,15 +74,11 @@ def batch_command(
     from ..checks import check_scheduler, check_workers
 
     reading = source_options(option, min_ts, min_range, max_range, channel)
-    if model is None:
-        from ..modelfile import bundled_model_path
+    from ..modelfile import resolve_model
 
-        model = bundled_model_path()
-        if model is None:
-            raise TsToolkitError(
-                "no model is bundled with this ts-toolkit; train one with 'ts-toolkit train' "
-                "and pass it with --model"
-            )
+    bundled = model is None or not Path(model).exists()
+    model = resolve_model(model)
+    if bundled:
         console.print(f"model: the bundled model ({model.name})")
     check_workers(workers)
     check_scheduler(scheduler)

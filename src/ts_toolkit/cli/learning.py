@@ -87,6 +87,8 @@ def train_command(
     out_path = out or Path(f"{model}.tsm")
     check_outputs([out_path], [data], overwrite)
     require_file(data)
+    import numpy as np
+
     from ..learn.data import ts_array
     from ..learn.evaluation import evaluate_model
     from ..learn.training import train_model
@@ -129,12 +131,18 @@ def train_command(
             )
     split = learner.split
     assert split is not None
-    val = evaluate_model(learner, ds, indices=split.validation)
+    shown = split.validation
+    limit = getattr(learner, "validation_report_targets", None)
+    if limit is not None and shown.size > limit:  # slow learners: a seeded subsample
+        shown = np.sort(np.random.default_rng(0).choice(shown, limit, replace=False))
+    val = evaluate_model(learner, ds, indices=shown)
     for warning in val.warnings:
         err_console.print(f"warning: validation split: {warning}", markup=False, highlight=False)
     console.print(
         _metrics_table(
-            f"{model}: validation split ({split.validation.size} targets)", [model], [val.metrics]
+            f"{model}: validation split ({shown.size} of {split.validation.size} targets)",
+            [model],
+            [val.metrics],
         )
     )
     console.print(

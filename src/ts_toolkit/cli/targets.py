@@ -6,12 +6,12 @@ Heavy modules (numpy, xarray, the source's readers) are imported inside the comm
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from ..errors import InputFileError, TsToolkitError
-from .app import app, console, err_console, require_file, require_input
+from .app import app, console, err_console, require_input
 from .source_options import Channels, MaxRange, MinRange, MinTs, SourceOptionPairs, source_options
 
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output file.")]
@@ -73,7 +73,8 @@ def extract_command(
 
 def _print_table(rows: list[dict], title: str, limit: int = 50) -> None:
     """The prediction table; with a calibrated model, 90 % intervals (in brackets), the
-    coverage and the flags (OOD: out of distribution, low cov.: below minimum coverage)."""
+    coverage and the flags (OOD: out of distribution, low cov.: below minimum coverage);
+    with the inversion, its misfit (RMS dB between measured and fitted spectrum)."""
     from rich.table import Table
 
     table = Table(title=title)
@@ -84,8 +85,9 @@ def _print_table(rows: list[dict], title: str, limit: int = 50) -> None:
     tracked = any("track" in r for r in rows)  # targets tagged with their track
     counted = any("n_pings" in r for r in rows)  # one row per track
     columns = ["ping time", "range m", "kind", "p", "a mm", "b mm", "alpha", "Req mm", "theta°"]
+    misfit = any("misfit" in r for r in rows)  # the physics-based inversion
     if trust:  # alpha and Req are in the output file; the intervals take their place
-        columns = [*columns[:6], "theta°", "cover %", "flags"]
+        columns = [*columns[:6], "theta°", "cover %", *(["misfit dB"] if misfit else []), "flags"]
     if tracked:
         columns = ["ping time", "track", *(["pings"] if counted else []), *columns[1:]]
     for col in columns:
@@ -123,6 +125,7 @@ def _print_table(rows: list[dict], title: str, limit: int = 50) -> None:
                 f"{num(row.get('b'), 1e3)}\n{span(row, 'b', 1e3)}",
                 f"{num(row.get('theta'), fmt='.0f')}\n{span(row, 'theta', fmt='.0f')}",
                 num(row.get("coverage"), 100.0, ".0f"),
+                *([num(row.get("misfit"))] if misfit else []),
                 ", ".join(flags),
             ]
         else:
@@ -186,7 +189,10 @@ def predict_command(
     model: Annotated[
         Path | None,
         typer.Option(
-            "--model", "-m", help="Trained model file (.tsm); default: the bundled model."
+            "--model",
+            "-m",
+            help="Trained model file (.tsm), or a bundled model: 'default' (the CNN, the "
+            "default) or 'inversion' (library search + exact-model fit, docs/inversion.md).",
         ),
     ] = None,
     out: Annotated[
@@ -213,6 +219,16 @@ def predict_command(
             "to OUT's name with .tracks before the suffix.",
         ),
     ] = False,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            help="Write one PNG per target to this folder: the measured TS(f), the "
+            "physics-based inversion's fitted spectrum and the spectrum of the learned "
+            "model's answer (the bundled 'default' and 'inversion' models are the "
+            "companions), with the measured bands shaded.",
+        ),
+    ] = None,
     report: Annotated[
         Path | None,
         typer.Option(
@@ -235,18 +251,10 @@ def predict_command(
     range, kind + probability, a, b, alpha, Req, theta). Any file an installed source reads
     works the same way."""
     from ..apply import predict_spectra, prediction_rows, write_predictions
-    from ..modelfile import bundled_model_path, load_model
+    from ..modelfile import load_model, resolve_model
 
     require_input(path)
-    if model is None:
-        model = bundled_model_path()
-        if model is None:
-            raise TsToolkitError(
-                "no model is bundled with this ts-toolkit yet (ts_toolkit/data/default.tsm); "
-                "train one with 'ts-toolkit train' and pass it with --model"
-            )
-    else:
-        require_file(model)
+    model = resolve_model(model)
     tracks_out = None
     if report is not None:
         from ..outputs import check_outputs
@@ -254,6 +262,8 @@ def predict_command(
         if report.suffix.lower() not in (".html", ".htm"):
             raise InputFileError(f"--report {report}: the report is HTML; name it .html")
         check_outputs([report], [path, model], overwrite)
+    if plot is not None:
+        _check_plot_dir(plot, overwrite)
     if out is not None:
         from ..conventions import provenance_sidecar
         from ..outputs import check_outputs
@@ -318,6 +328,9 @@ def predict_command(
         if tracks_out is not None and track_result is not None:
             write_predictions(track_result, track_rows, tracks_out)
             console.print(f"wrote {tracks_out}")
+    if plot is not None and n:
+        written_plots = _fit_plots(loaded, model, spectra, result, plot)
+        console.print(f"wrote {len(written_plots)} plots to {plot}")
     if report is not None:
         from ..html_report import write_html_report
 
@@ -328,3 +341,37 @@ def predict_command(
             summary=[f"file: {path.name}", f"model: {model.name}", f"single targets: {n}"],
         )
         console.print(f"wrote {report}")
+
+
+def _check_plot_dir(folder: Path, overwrite: bool) -> None:
+    """Refuse a plot folder that is a file, or that holds target plots already (unless
+    ``overwrite``)."""
+    if folder.exists() and not folder.is_dir():
+        raise InputFileError(f"--plot {folder}: not a folder")
+    if folder.is_dir() and any(folder.glob("target-*.png")) and not overwrite:
+        raise InputFileError(
+            f"--plot {folder}: holds target plots already; pass --overwrite to replace them"
+        )
+
+
+def _fit_plots(loaded: Any, model_path: Path, spectra: Any, result: Any, folder: Path) -> list:
+    """Per-target plots of the measured spectrum, the inversion's fit and the learned
+    model's answer: the model used is one of the two, a bundled model the other."""
+    from ..apply import predict_spectra
+    from ..fitplots import plot_target_fits
+    from ..modelfile import load_model, resolve_model
+
+    if hasattr(loaded, "model_spectrum"):  # the inversion itself; the CNN as companion
+        inversion, inverted = loaded, result
+        try:
+            learned_model = load_model(resolve_model("default"))
+            learned = predict_spectra(learned_model, spectra, allow_partial=True)
+            learned_name = "default model"
+        except (TsToolkitError, ImportError) as exc:
+            err_console.print(f"note: no learned model to compare with ({exc})")
+            learned, learned_name = None, ""
+    else:
+        inversion = load_model(resolve_model("inversion"))
+        inverted = predict_spectra(inversion, spectra, allow_partial=True)
+        learned, learned_name = result, f"{model_path.stem} model"
+    return plot_target_fits(spectra, inversion, inverted, learned, folder, learned_name)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .bands import band_masks, format_band_set, parse_band_sets
-from .data import KINDS, check_grid, truth_of
+from .data import KINDS, check_grid, restrict_to_grid, truth_of
 from .evaluation import add_db_noise, evaluation_indices
 from .metrics import compute_metrics
 from .trust import INTERVAL_NAMES
@@ -51,6 +51,7 @@ def evaluate_band_sets(
 ) -> tuple[list[dict[str, Any]], str]:
     """One row per band set (see :data:`COLUMNS`; interval, OOD and coverage columns only
     for a calibrated model), and a note saying which targets were scored."""
+    ds = restrict_to_grid(ds, np.asarray(model.frequency))  # a model on every n-th one
     check_grid(model.frequency, ds["frequency"].values, "the evaluation data")
     idx, note = evaluation_indices(model, ds, use_split)
     sub = ds.isel(target=idx)

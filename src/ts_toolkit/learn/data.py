@@ -30,6 +30,20 @@ def grid_summary(frequency: np.ndarray) -> str:
     return f"{f[0] / 1e3:.1f}–{f[-1] / 1e3:.1f} kHz, {f.size} frequencies"
 
 
+def restrict_to_grid(spectra: xr.Dataset, grid: np.ndarray) -> xr.Dataset:
+    """``spectra`` restricted to ``grid`` (Hz) when every grid frequency is one of theirs
+    (to 1 mHz), e.g. Table I's 501 frequencies for a library of every second one;
+    otherwise unchanged."""
+    f = np.asarray(spectra["frequency"].values, float)
+    if f.size == grid.size and np.allclose(f, grid, rtol=0, atol=1e-3):
+        return spectra
+    pos = np.searchsorted(f, grid)
+    pos = np.clip(pos, 0, f.size - 1)
+    if f.size and np.allclose(f[pos], grid, rtol=0, atol=1e-3):
+        return spectra.isel(frequency=pos)
+    return spectra
+
+
 def check_grid(
     model_frequency: np.ndarray, data_frequency: np.ndarray, origin: str = "data"
 ) -> None:

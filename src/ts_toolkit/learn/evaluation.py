@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import ModelMismatchError, SpectraValidationError
-from .data import KINDS, check_grid, fingerprint_matches, truth_of
+from .data import KINDS, check_grid, fingerprint_matches, restrict_to_grid, truth_of
 from .metrics import compute_metrics, mark_undefined_r2
 
 if TYPE_CHECKING:
@@ -76,6 +76,7 @@ def evaluate_model(
     target: see :func:`evaluation_indices`). ``noise_db`` > 0 adds seeded Gaussian dB noise
     to the TS first (robustness check).
     """
+    ds = restrict_to_grid(ds, np.asarray(model.frequency))  # a model on every n-th one
     check_grid(model.frequency, ds["frequency"].values, "the evaluation data")
     if indices is None:
         idx, note = evaluation_indices(model, ds, use_split)

@@ -1,0 +1,193 @@
+"""Issue 29's measurements of the ``inversion`` model (numbers in docs/inversion.md).
+
+``--part table``: the Table II analogue on a seeded subsample of the held-out Table I test
+split (seed 1): the inversion beside the bundled CNN, on 10-260 and 45-260 kHz, clean and
+with 1 dB Gaussian TS noise: accuracy, R² of theta/a/b/alpha, coverage of the 90 %
+intervals, the fraction flagged by the misfit, and the inversion's time per target (one
+core; median).
+
+``--part ood``: the misfit, and the flag, on spectra no spheroid of the space explains:
+simulated fluid spheres (gas and liquid, Table I's radii and materials), elastic WC
+spheres (the 38.1 mm sphere in 10 waters, 6 other sizes), pure noise, and the real sphere
+echoes of the shared EK80 files (WC35 at 90-170 kHz, WC22 and WC57.2 at 34-45 kHz).
+
+    OMP_NUM_THREADS=1 python scripts/bench_inversion.py --part table --n 200
+    OMP_NUM_THREADS=1 python scripts/bench_inversion.py --part ood
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent))
+from trust_checks import fluid_spheres, noise_spectra, spectra_ds, wc_spheres  # noqa: E402
+
+BANDS = {"10-260": (10e3, 260e3), "45-260": (45e3, 260e3)}
+SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
+
+
+def _r2(t: np.ndarray, p: np.ndarray) -> float:
+    return float(1 - np.mean((p - t) ** 2) / np.var(t))
+
+
+def table_part(n: int, seed: int) -> list[dict]:
+    import xarray as xr
+
+    from ts_toolkit.learn.evaluation import add_db_noise
+    from ts_toolkit.learn.split import split_dataset
+    from ts_toolkit.modelfile import load_model, resolve_model
+
+    inv = load_model(resolve_model("inversion"))
+    cnn = load_model(resolve_model("default"))
+    ds = xr.open_dataset(SHARED / "data" / "table1.nc").load()
+    test = split_dataset(ds, 1).test
+    pick = np.sort(np.random.default_rng(seed).choice(test, n, replace=False))
+    base = ds.isel(target=pick)
+    rows = []
+    for noise in (0.0, 1.0):
+        sub = add_db_noise(base, noise, seed) if noise else base
+        for band, (lo, hi) in BANDS.items():
+            f = sub["frequency"].values
+            masked = sub.copy()
+            masked["TS"] = sub["TS"].where((f >= lo) & (f <= hi))
+            for label, model in (("inversion", inv), ("cnn", cnn)):
+                t0 = time.perf_counter()
+                if label == "inversion":
+                    times = []
+                    outs = []
+                    for i in range(n):  # one target at a time: the per-target time
+                        s = time.perf_counter()
+                        outs.append(model.predict(masked.isel(target=[i])))
+                        times.append(time.perf_counter() - s)
+                    out = xr.concat(outs, dim="target")
+                else:
+                    out = model.predict(masked)
+                    times = [(time.perf_counter() - t0) / n]
+                row = {"model": label, "band_khz": band, "noise_db": noise, "n": n}
+                kinds = np.asarray(out["kind"].values).astype(str)
+                row["accuracy"] = float((kinds == sub["kind"].values.astype(str)).mean())
+                for name in ("theta", "a", "b", "alpha"):
+                    row[f"r2_{name}"] = _r2(sub[name].values, np.asarray(out[name].values, float))
+                for name in ("theta", "a", "b"):
+                    if f"{name}_low" in out:
+                        lo_, hi_ = out[f"{name}_low"].values, out[f"{name}_high"].values
+                        t = sub[name].values
+                        row[f"cover_{name}"] = float(((t >= lo_) & (t <= hi_)).mean())
+                if "ood" in out:
+                    row["ood_rate"] = float(np.asarray(out["ood"].values, bool).mean())
+                if "misfit" in out:
+                    row["misfit_median_db"] = float(np.median(out["misfit"].values))
+                row["seconds_per_target_median"] = float(np.median(times))
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    return rows
+
+
+def _real_sphere_spectra() -> dict[str, np.ndarray | tuple]:
+    """(frequency, TS) of the sphere echoes of the shared real files, via the CLI."""
+    import xarray as xr
+
+    real = SHARED / "ek80" / "real"
+    cases = {
+        "WC35 (90-170 kHz)": ("CRIMAC_SphereCentre.json", 4.3, 4.9),
+        "WC22 (34-45 kHz)": ("pyEcholabEK80data.json", 14.0, 14.6),
+        "WC57.2 (34-45 kHz)": ("pyEcholabEK80data.json", 19.0, 19.7),
+    }
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (src, r0, r1) in cases.items():
+            raw = Path(tmp) / (Path(src).stem + ".raw")
+            if not raw.exists():
+                subprocess.run(
+                    ["ts-toolkit", "ek80-json-to-raw", str(real / src), "--out", str(raw)],
+                    check=True,
+                    capture_output=True,
+                )
+            nc = Path(tmp) / f"{name.split()[0]}.nc"
+            subprocess.run(
+                ["ts-toolkit", "extract", str(raw), "--out", str(nc), "--min-range", str(r0),
+                 "--max-range", str(r1), "--min-ts", "-60"],
+                check=True,
+                capture_output=True,
+            )  # fmt: skip
+            ds = xr.open_dataset(nc).load()
+            best = int(np.nanargmax(np.nanmedian(ds["TS"].values, axis=1)))
+            out[name] = (ds["frequency"].values, ds["TS"].values[best])
+    return out
+
+
+def ood_part(seed: int) -> list[dict]:
+    import xarray as xr
+
+    from ts_toolkit.apply import predict_spectra
+    from ts_toolkit.modelfile import load_model, resolve_model
+
+    inv = load_model(resolve_model("inversion"))
+    rng = np.random.default_rng(seed)
+    f = inv.frequency
+    rows = []
+    for band, (lo, hi) in {**BANDS, "90-170": (90e3, 170e3), "34-45": (34e3, 45e3)}.items():
+        keep = (f >= lo) & (f <= hi)
+        sets = {
+            "fluid spheres (20)": fluid_spheres(f, 20, rng),
+            "WC spheres (16)": wc_spheres(f),
+            "noise (20)": noise_spectra(f, 20, rng),
+        }
+        for name, ts in sets.items():
+            out = inv.predict(spectra_ds(f, np.where(keep, ts, np.nan)))
+            row = {
+                "set": name,
+                "band_khz": band,
+                "flagged": float(np.asarray(out["ood"].values, bool).mean()),
+                "misfit_median_db": float(np.median(out["misfit"].values)),
+                "misfit_min_db": float(np.min(out["misfit"].values)),
+            }
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    for name, (freq, ts) in _real_sphere_spectra().items():
+        ds = xr.Dataset(
+            {"TS": (("target", "frequency"), ts[None, :])},
+            coords={"target": [0], "frequency": freq},
+        )
+        res = predict_spectra(inv, ds, allow_partial=True)
+        row = {
+            "set": f"real {name}",
+            "band_khz": "measured",
+            "flagged": float(bool(res["pred_ood"].values[0])),
+            "misfit_median_db": float(res["pred_misfit"].values[0]),
+            "misfit_min_db": float(res["pred_misfit"].values[0]),
+            "kind": str(res["pred_kind"].values[0]),
+        }
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    print(json.dumps({"misfit_threshold_db": inv.misfit_threshold_db_}), flush=True)
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--part", choices=("table", "ood"), required=True)
+    ap.add_argument("--n", type=int, default=200, help="test targets (table part)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, help="write the rows as JSON here")
+    args = ap.parse_args()
+    rows = table_part(args.n, args.seed) if args.part == "table" else ood_part(args.seed)
+    if args.out:
+        args.out.write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
