@@ -40,6 +40,16 @@ Channels = Annotated[
         rich_help_panel=PANEL,
     ),
 ]
+CalibrationFile = Annotated[
+    str | None,
+    typer.Option(
+        "--calibration",
+        metavar="FILE",
+        help="Calibration file applied instead of the one the input carries (-O "
+        "calibration=FILE; the formats each source reads: docs/calibration.md).",
+        rich_help_panel=PANEL,
+    ),
+]
 SourceOptionPairs = Annotated[
     list[str] | None,
     typer.Option(
@@ -59,6 +69,7 @@ def source_options(
     min_range: float | None = None,
     max_range: float | None = None,
     channels: list[str] | None = None,
+    calibration: str | None = None,
 ) -> dict[str, Any]:
     """The source options given on the command line: ``-O`` pairs (as text) and the typed
     shortcuts that were given (a shortcut wins over the same ``-O`` key)."""
@@ -70,6 +81,7 @@ def source_options(
         "min_range": min_range,
         "max_range": max_range,
         "channels": tuple(channels) if channels else None,
+        "calibration": calibration,
     }
     options.update({k: v for k, v in shortcuts.items() if v is not None})
     return options
