@@ -112,6 +112,7 @@ def test_calibrate_recovers_gain_and_beam_widths(calibrated) -> None:
     for off in (entry.offset_along, entry.offset_athwart):  # the transducer is aligned
         assert np.median(np.abs(off)) < 0.05
     assert "fitted per frequency to 49 detections" in output
+    assert "near the sphere's nulls, interpolated: 88, 89, 90 kHz" in output  # 91 kHz null
     assert out.with_suffix(".png").stat().st_size > 10_000
     report = out.with_suffix(".md").read_text()
     assert "fit residual rms" in report and report.count("| sphere.raw |") == 49
@@ -485,3 +486,19 @@ def test_xml_writer_and_reader_round_trip(tmp_path) -> None:
     assert load_calibration(p).match("WBT 9-9 ES120-7C", 120e3) is not None  # by name
     assert load_calibration(p).match("WBT 9-9 ES70-7C", 70e3) is None
     assert Path(p).read_text().startswith('<?xml version="1.0" encoding="utf-8"?>')
+
+
+def test_null_mask_flags_the_sphere_nulls() -> None:
+    """The 38.1 mm WC sphere's nulls near 91 and 135 kHz (about 20 dB deep) and its narrow
+    feature at 115-116 kHz are flagged in 90-170 kHz; nothing in 34-45 kHz."""
+    from ts_toolkit_plugins.ek80.spherecal import null_mask
+    from ts_toolkit_plugins.ek80.synth import SURVEY_WATER
+
+    f = np.arange(90, 171) * 1e3
+    mask = null_mask(f, _theory(f, 38.1, SURVEY_WATER))
+    flagged = set((f[mask] / 1e3).astype(int).tolist())
+    assert {91, 135, 115, 116} <= flagged
+    assert len(flagged) < 20
+    low = np.arange(34, 46) * 1e3
+    assert not null_mask(low, _theory(low, 38.1, SURVEY_WATER)).any()
+    assert not null_mask(f, _theory(f, 38.1, SURVEY_WATER), depth=0).any()

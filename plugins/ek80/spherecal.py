@@ -19,6 +19,12 @@ physical (split-beam) angles of the detection before offsets.
 * **On-axis gain only** (otherwise): the beam model is the input's; each detection gives
   ``ΔG_i(f) = (TS_i(f) − TS_theory(f)) / 2`` and ΔG is their mean.
 
+Near the sphere's nulls (:func:`null_mask`: the theory more than ``null_depth`` dB below
+its running median over 10 kHz, or steeper than 2 dB/kHz, and one bin either side) the
+measured TS(f) cannot follow the theory (the TS(f) window smooths a narrow null); there
+the gain correction ΔG, the offsets and ``BW · f`` are interpolated linearly in frequency
+from the other frequencies (held constant beyond them), and the report lists them.
+
 In both cases each detection's gain estimate ``G_i(f) = G_file(f) + (Sp_i(f) + B_i(f) −
 TS_theory(f)) / 2`` (B from the beam model used) gives the scatter (standard deviation
 over detections) shown in the report.
@@ -60,6 +66,7 @@ class ChannelCalibrationResult:
     residual: np.ndarray
     detections: list[dict[str, Any]] = field(default_factory=list)
     selection: str = ""
+    excluded: np.ndarray | None = None  # frequencies near the sphere's nulls (interpolated)
 
     @property
     def correction(self) -> np.ndarray:
@@ -74,9 +81,10 @@ class ChannelCalibrationResult:
         return np.nanstd(self.gain_per_detection, axis=0, ddof=1)
 
     def ping_corrections(self) -> list[float]:
-        """Each detection's gain correction (dB), the median over frequency of its
-        ``G_i(f) − G_file(f)``."""
-        return [float(np.nanmedian(g - self.gain_file)) for g in self.gain_per_detection]
+        """Each detection's gain correction (dB), the median over frequency (away from
+        the sphere's nulls) of its ``G_i(f) − G_file(f)``."""
+        keep = np.ones(self.frequency.shape, bool) if self.excluded is None else ~self.excluded
+        return [float(np.nanmedian((g - self.gain_file)[keep])) for g in self.gain_per_detection]
 
     def summary(self) -> dict[str, Any]:
         i_c = int(np.argmin(np.abs(self.frequency - self.frequency_nominal)))
@@ -90,6 +98,9 @@ class ChannelCalibrationResult:
             else float("nan"),
             "beam_fit": self.beam_fit,
             "beam_note": self.beam_note,
+            "excluded_khz": []
+            if self.excluded is None
+            else [float(x) for x in self.frequency[self.excluded] / 1e3],
         }
         if self.beam_fit:
             out["residual_rms_db"] = float(np.sqrt(np.nanmean(self.residual**2)))
@@ -118,6 +129,36 @@ def shape_score(max_offset: float) -> Any:
         return float(np.median(np.abs(d - offset))) + max(0.0, abs(offset) - max_offset)
 
     return score
+
+
+def null_mask(
+    frequency: np.ndarray, theory: np.ndarray, depth: float = 3.0, slope: float = 2.0
+) -> np.ndarray:
+    """Frequencies (bool mask) near the nulls of the sphere's theoretical TS(f) (dB):
+    more than ``depth`` dB below its running median over 10 kHz, or changing by more than
+    ``slope`` dB/kHz between neighbouring frequencies, and one bin either side. ``depth`` <= 0: none."""
+    from scipy.ndimage import binary_dilation, median_filter
+
+    f = np.asarray(frequency, float)
+    if depth <= 0 or f.size < 3:
+        return np.zeros(f.shape, bool)
+    step = float(np.median(np.diff(f)))
+    size = max(3, int(round(10e3 / step)) | 1)
+    steep = np.abs(np.diff(theory)) / (np.diff(f) / 1e3) > slope  # between neighbours
+    mask = median_filter(theory, size=size, mode="nearest") - theory > depth
+    mask[:-1] |= steep
+    mask[1:] |= steep
+    mask = binary_dilation(mask, iterations=1)
+    return np.zeros(f.shape, bool) if mask.all() else mask
+
+
+def _fill(values: np.ndarray, f: np.ndarray, bad: np.ndarray) -> np.ndarray:
+    """``values`` with the ``bad`` (or non-finite) entries interpolated linearly in ``f``."""
+    out = np.asarray(values, float).copy()
+    bad = bad | ~np.isfinite(out)
+    if bad.any() and (~bad).any():
+        out[bad] = np.interp(f[bad], f[~bad], out[~bad])
+    return out
 
 
 def channel_targets(path: Path, options: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -196,6 +237,7 @@ def calibrate_channel(
     selection: str,
     min_beam_detections: int,
     min_coverage: float,
+    null_depth: float = 3.0,
 ) -> ChannelCalibrationResult:
     """Gain (and, where the detections cover the beam, beam widths and offsets) of one
     channel from its sphere ``detections`` (see the module docstring)."""
@@ -278,6 +320,12 @@ def calibrate_channel(
             f"{min_beam_detections} spanning +-{min_coverage:g} of the beam width in both "
             "planes)"
         )
+    excluded = null_mask(f, theory, null_depth)
+    delta = _fill(delta, f, excluded)
+    if fit:  # beam widths scale as 1/f: interpolated (and held at the ends) as BW * f
+        for key in beam:
+            scale = f if key.startswith("beamwidth") else np.ones_like(f)
+            beam[key] = _fill(beam[key] * scale, f, excluded) / scale
     per_detection = gain_file + (sp + b_used - theory) / 2
     return ChannelCalibrationResult(
         channel=channel,
@@ -294,6 +342,7 @@ def calibrate_channel(
         residual=residual,
         detections=detections,
         selection=selection,
+        excluded=excluded,
     )
 
 
@@ -308,13 +357,15 @@ def sphere_calibration(
     gate: float = 0.5,
     min_beam_detections: int = 10,
     min_coverage: float = 0.2,
+    null_depth: float = 3.0,
     **options: Any,
 ) -> list[ChannelCalibrationResult]:
     """Calibrate every FM split-beam channel of ``paths`` from the sphere (``diameter``
     m, ``material`` "wc" or "cu") in their pings. ``range_min``/``range_max`` (m): take the
     strongest echo in this window in each ping; without them the sphere is found by its
     TS(f) (``tolerance``: the largest median |TS − theory − offset| in dB, the offset being
-    at most 2 × ``max_gain_error`` dB). ``options``: the ek80 source's reading options
+    at most 2 × ``max_gain_error`` dB). ``null_depth`` (dB): see :func:`null_mask`.
+    ``options``: the ek80 source's reading options
     (``min_ts`` defaults to −80 dB). Raises :class:`.spherecheck.NoSphereError` when a
     channel has no sphere echo."""
     from .sphere import elastic_sphere_ts, water_density
@@ -397,6 +448,7 @@ def sphere_calibration(
                 selection,
                 min_beam_detections,
                 min_coverage,
+                null_depth,
             )
         )
     return results
@@ -490,6 +542,12 @@ def report_markdown(results: list[ChannelCalibrationResult], title: str, png: Pa
             f"input) median {s['gain_correction_median_db']:+.3f} dB; per-detection scatter "
             f"median {s['gain_scatter_median_db']:.3f} dB",
             f"- beam: {r.beam_note}",
+            "- near the sphere's nulls (interpolated): "
+            + (
+                ", ".join(f"{x:g}" for x in s["excluded_khz"]) + " kHz"
+                if s["excluded_khz"]
+                else "none"
+            ),
         ]
         if r.beam_fit:
             lines.append(f"- fit residual rms {s['residual_rms_db']:.3f} dB")
