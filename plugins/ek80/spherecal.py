@@ -136,7 +136,8 @@ def null_mask(
 ) -> np.ndarray:
     """Frequencies (bool mask) near the nulls of the sphere's theoretical TS(f) (dB):
     more than ``depth`` dB below its running median over 10 kHz, or changing by more than
-    ``slope`` dB/kHz between neighbouring frequencies, and one bin either side. ``depth`` <= 0: none."""
+    ``slope`` dB/kHz between neighbouring frequencies, and one bin either side.
+    ``depth`` <= 0: none."""
     from scipy.ndimage import binary_dilation, median_filter
 
     f = np.asarray(frequency, float)
