@@ -502,3 +502,48 @@ def test_null_mask_flags_the_sphere_nulls() -> None:
     low = np.arange(34, 46) * 1e3
     assert not null_mask(low, _theory(low, 38.1, SURVEY_WATER)).any()
     assert not null_mask(f, _theory(f, 38.1, SURVEY_WATER), depth=0).any()
+
+
+def test_synth_sphere_cli_and_nulls_at_120_khz(tmp_path) -> None:
+    """`synth-sphere` at 90-170 kHz (the 38.1 mm WC sphere's nulls near 91 and 135 kHz):
+    the gain is recovered at every frequency, the nulls interpolated."""
+    from ts_toolkit_plugins.ek80.calfile import load_calibration
+    from ts_toolkit_plugins.ek80.synth import transducer
+
+    raw = tmp_path / "s120.raw"
+    r = _invoke(
+        ["synth-sphere", "--out", raw, "--channels", "120", "--grid", "5", "--gain-error", "1.5"]
+    )
+    assert r.exit_code == 0, r.output
+    assert "25 pings" in r.output
+    out = tmp_path / "s120.xml"
+    r = _invoke(["calibrate", raw, "--diameter", "38.1", "--out", out])
+    assert r.exit_code == 0, r.output
+    assert "interpolated: 90, 91, 92, 93, 114, 115, 116, 117" in r.output
+    (e,) = load_calibration(out).entries
+    err = np.abs(e.gain - transducer("120").gain_db(e.frequency))
+    assert np.median(err) < 0.05 and err.max() < 0.3, (np.median(err), err.max())
+    again = _invoke(["synth-sphere", "--out", raw])
+    assert again.exit_code != 0  # exists: not overwritten without --overwrite
+
+
+def test_angle_offsets_are_fitted(tmp_path) -> None:
+    """A transducer mounted 0.3 deg alongship and -0.2 deg athwartship off: the fitted
+    offsets find it."""
+    from dataclasses import replace
+
+    from ts_toolkit_plugins.ek80.spherecal import sphere_calibration
+    from ts_toolkit_plugins.ek80.synth import default_channels, write_raw
+    from ts_toolkit_plugins.ek80.synth.spheregrid import make_sphere_survey
+
+    (ch,) = default_channels("70")
+    ch = replace(ch, offset_along=0.3, offset_athwart=-0.2)
+    survey = make_sphere_survey(0.0381, channels=[ch], grid=5, beamwidth_factor=0.9)
+    raw = tmp_path / "off.raw"
+    write_raw(survey, raw)
+    (r,) = sphere_calibration([raw], 0.0381, "wc")
+    assert r.beam_fit
+    assert np.median(r.beam["offset_along"]) == pytest.approx(0.3, abs=0.02)
+    assert np.median(r.beam["offset_athwart"]) == pytest.approx(-0.2, abs=0.02)
+    bw = ch.model.beamwidths(r.frequency)
+    assert np.max(np.abs(r.beam["beamwidth_along"] / bw - 1)) < 0.03

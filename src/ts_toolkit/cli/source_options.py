@@ -8,6 +8,7 @@ source is expected to have get typed shortcuts here: ``--min-ts``, ``--min-range
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -81,7 +82,8 @@ def source_options(
         "min_range": min_range,
         "max_range": max_range,
         "channels": tuple(channels) if channels else None,
-        "calibration": calibration,
+        # absolute: batch workers may run elsewhere (another folder, a cluster node)
+        "calibration": str(Path(calibration).expanduser().resolve()) if calibration else None,
     }
     options.update({k: v for k, v in shortcuts.items() if v is not None})
     return options
