@@ -121,6 +121,9 @@ class CalibrationSet:
     entries: list[ChannelCalibration]
     sha256: str = ""
     matched: dict[str, str] = field(default_factory=dict)  # data channel -> entry label
+    # (channel, id(input calibration)) -> (that calibration, entry, replaced calibration);
+    # the input calibration is kept so that its id is not reused
+    _applied: dict[tuple[str, int], tuple[Any, Any, Any]] = field(default_factory=dict, repr=False)
 
     @property
     def label(self) -> str:
@@ -151,11 +154,16 @@ class CalibrationSet:
     def apply(self, ping: Any) -> Any:
         """``ping`` (a :class:`.core.ChannelPing`) with its calibration replaced by this
         file's entry for its channel; unchanged when none matches."""
-        entry = self.match(ping.channel, ping.calibration.frequency_nominal)
+        key = (ping.channel, id(ping.calibration))
+        if key not in self._applied:  # the reader shares one Calibration between pings
+            entry = self.match(ping.channel, ping.calibration.frequency_nominal)
+            new = None if entry is None else entry.applied_to(ping.calibration)
+            self._applied[key] = (ping.calibration, entry, new)
+        _, entry, new = self._applied[key]
         if entry is None:
             return ping
         self.matched[ping.channel] = entry.label
-        return replace(ping, calibration=entry.applied_to(ping.calibration))
+        return replace(ping, calibration=new)
 
     def check_matched(self, channels: list[str], where: str) -> None:
         """Raise :class:`CalibrationFileError` when no channel of ``channels`` (the data's,
