@@ -103,6 +103,9 @@ def test_calibrate_recovers_gain_and_beam_widths(calibrated) -> None:
     cal = load_calibration(out)
     (entry,) = cal.entries
     assert entry.channel_id == survey.settings.channels[0].channel_id
+    assert entry.transducer_name == "ES70-7C"
+    # another transceiver with this transducer type: matched by the transducer name
+    assert cal.match("WBT 999999-2 ES70-7C", 70e3) is entry
     f = entry.frequency
     assert f[0] == 45e3 and f[-1] == 90e3
     gain_error = np.median(np.abs(entry.gain - model.gain_db(f)))

@@ -455,6 +455,13 @@ def sphere_calibration(
     return results
 
 
+def transducer_name(channel_id: str) -> str | None:
+    """The transducer name of an EK80 channel id ``"WBT 745001-1 ES70-7C"`` (the text after
+    the transceiver and channel number), or None when the id has no such part."""
+    parts = channel_id.split(maxsplit=2)
+    return parts[2] if len(parts) == 3 else None
+
+
 def calibration_entries(results: list[ChannelCalibrationResult]) -> list[Any]:
     """The results as :class:`.calfile.ChannelCalibration` entries (for the XML)."""
     from .calfile import ChannelCalibration
@@ -468,7 +475,7 @@ def calibration_entries(results: list[ChannelCalibrationResult]) -> list[Any]:
             r.beam["offset_along"],
             r.beam["offset_athwart"],
             channel_id=r.channel,
-            transducer_name=None,
+            transducer_name=transducer_name(r.channel),
             frequency_nominal=r.frequency_nominal,
             label=f"channel {r.channel}",
         )
