@@ -8,7 +8,7 @@ Steps, all with the project's own commands:
 2. `ts-toolkit train` the hybrid 1D-CNN on its 80 % training split (seed 1), each training
    spectrum masked in each batch to one of the band sets below, drawn at random (cnn option
    `band_sets`);
-3. `ts-toolkit calibrate` it on the 10 % validation split: split-conformal 90 % intervals and
+3. `ts-toolkit calibrate-model` it on the 10 % validation split: split-conformal 90 % intervals and
    a temperature per band set, the minimum coverage, and the out-of-distribution reference
    and threshold (docs/trust.md);
 4. `ts-toolkit evaluate --band-sets` it on the 10 % test split, clean and with 1 dB noise;
@@ -139,7 +139,7 @@ def main() -> None:
     final = args.work / "default.tsm"
     sets = ";".join(REPORTED_SETS)
     t_cal = run(
-        "calibrate",
+        "calibrate-model",
         str(trained),
         str(args.table1),
         "--out",
@@ -210,7 +210,7 @@ four EK80 bands; cnn option `band_sets`), the wide sets 10-260, 45-260 and 34-26
 {1 + args.wide_repeats} times as often as the others (the validation mix that picks the kept
 epoch is weighted the same way), with 1 dB Gaussian TS noise; options
 {", ".join(f"`{o}`" for o in options if not o.startswith("band_sets"))} (the learning
-rate decays in one cosine over the time budget), at most {args.epochs} epochs. `ts-toolkit train` took {t_train / 60:.1f} min, `ts-toolkit calibrate`
+rate decays in one cosine over the time budget), at most {args.epochs} epochs. `ts-toolkit train` took {t_train / 60:.1f} min, `ts-toolkit calibrate-model`
 {t_cal / 60:.1f} min; model file {target.stat().st_size / 1e6:.2f} MB.
 
 How coverage, intervals, probabilities and the out-of-distribution flag work, and what the

@@ -263,7 +263,7 @@ def test_calibrate_and_evaluate_band_sets_on_the_command_line(calibrated, tmp_pa
     model_no_trust.save(raw)
     cal = tmp_path / "cal.tsm"
     r = run_cli(
-        "calibrate",
+        "calibrate-model",
         raw,
         data,
         "--out",
@@ -290,7 +290,9 @@ def test_calibrate_and_evaluate_band_sets_on_the_command_line(calibrated, tmp_pa
     assert r.returncode == 0, r.stderr
     text = (tmp_path / "ev" / "band-sets.md").read_text()
     assert "| 30-60 |" in text and "90% int. a" in text and "OOD flagged" in text
-    r = run_cli("calibrate", raw, data, "--out", tmp_path / "c2.tsm", "--band-sets", "10-260;34")
+    r = run_cli(
+        "calibrate-model", raw, data, "--out", tmp_path / "c2.tsm", "--band-sets", "10-260;34"
+    )
     assert r.returncode == 2 and "error:" in r.stderr and "34" in r.stderr
 
 

@@ -1,4 +1,5 @@
-"""The ek80 plugin's own commands: ``synth-raw``, ``sphere-check`` and ``ek80-json-to-raw``.
+"""The ek80 plugin's own commands: ``synth-raw``, ``synth-sphere``, ``sphere-check``,
+``calibrate`` and ``ek80-json-to-raw``.
 
 Added to the ``ts-toolkit`` command line through the ``register_commands(cli)`` hook.
 Only typer is imported here; each command imports what it needs.
@@ -15,8 +16,8 @@ from ts_toolkit.errors import InputFileError
 
 
 def register(cli: typer.Typer) -> None:
-    """Add ``synth-raw``, ``sphere-check`` and ``ek80-json-to-raw`` to the command line
-    ``cli``."""
+    """Add ``synth-raw``, ``synth-sphere``, ``sphere-check``, ``calibrate`` and
+    ``ek80-json-to-raw`` to the command line ``cli``."""
     from ts_toolkit.cli.app import console, require_file
 
     @cli.command("synth-raw")
@@ -127,6 +128,70 @@ def register(cli: typer.Typer) -> None:
         )
         console.print(f"ground truth: {nc} and {csv_path}")
 
+    @cli.command("synth-sphere")
+    def synth_sphere_command(
+        out: Annotated[Path, typer.Option("--out", "-o", help="Output EK80 .raw file.")],
+        diameter: Annotated[float, typer.Option("--diameter", help="Sphere diameter, mm.")] = 38.1,
+        material: Annotated[
+            str, typer.Option("--material", help="Sphere material: wc or cu.")
+        ] = "wc",
+        channels: Annotated[
+            str, typer.Option(help="Comma-separated transducers by nominal kHz (38, 70, 120, 200).")
+        ] = "70",
+        grid: Annotated[int, typer.Option(help="GRID x GRID sphere positions, one per ping.")] = 7,
+        max_angle: Annotated[
+            float | None,
+            typer.Option(
+                help="Largest off-axis angle of the grid, deg (default: 0.4 of the narrowest "
+                "beam width in the bands)."
+            ),
+        ] = None,
+        sphere_range: Annotated[float, typer.Option("--range", help="Sphere range, m.")] = 10.0,
+        gain_error: Annotated[
+            float, typer.Option(help="Added to the gain the file carries, dB (truth: 0).")
+        ] = 0.0,
+        beamwidth_factor: Annotated[
+            float, typer.Option(help="The file's beam widths are the true ones times this.")
+        ] = 1.0,
+        noise_db: Annotated[float, typer.Option(help="Receiver noise power (dB re 1 W).")] = -150.0,
+        seed: Annotated[int, typer.Option(help="Random seed (range jitter, noise).")] = 1,
+        overwrite: Annotated[
+            bool, typer.Option("--overwrite", help="Replace an existing output file.")
+        ] = False,
+    ) -> None:
+        """Write a synthetic sphere calibration (.raw): a calibration sphere moved through
+        the beam on a grid, optionally with a wrong calibration in the file (to test
+        `calibrate` against ground truth; docs/calibration.md)."""
+        from ts_toolkit.checks import check_count, check_seed
+        from ts_toolkit.outputs import check_outputs
+
+        from .synth import write_raw
+        from .synth.spheregrid import make_sphere_survey
+
+        check_count(grid, "--grid")
+        check_seed(seed)
+        check_outputs([out], [], overwrite)
+        survey = make_sphere_survey(
+            diameter * 1e-3,
+            material,
+            channels,
+            grid,
+            max_angle,
+            sphere_range,
+            gain_error=gain_error,
+            beamwidth_factor=beamwidth_factor,
+            noise_db=noise_db,
+            seed=seed,
+        )
+        write_raw(survey, out)
+        console.print(
+            f"wrote {out}: {survey.n_pings} pings, {survey.notes['sphere']} sphere at "
+            f"{sphere_range:g} m, grid {survey.notes['grid']}; the file's gain is "
+            f"{gain_error:+g} dB and its beam widths x{beamwidth_factor:g} off the truth",
+            markup=False,
+            highlight=False,
+        )
+
     @cli.command("sphere-check")
     def sphere_check_command(
         path: Annotated[
@@ -209,6 +274,158 @@ def register(cli: typer.Typer) -> None:
         )
         out = plot_sphere_check(check, png)
         console.print(f"figure -> {out}")
+
+    @cli.command("calibrate")
+    def calibrate_command(
+        paths: Annotated[
+            list[Path],
+            typer.Argument(help="EK80 .raw files or CRIMAC-layout .json pings with the sphere."),
+        ],
+        diameter: Annotated[float, typer.Option("--diameter", help="Sphere diameter, mm.")],
+        material: Annotated[
+            str,
+            typer.Option(
+                "--material", help="Sphere material: wc (tungsten carbide) or cu (copper)."
+            ),
+        ] = "wc",
+        out: Annotated[
+            Path | None,
+            typer.Option(
+                "--out",
+                "-o",
+                help="Calibration XML to write (EK80 FrequencyPar layout; default: the first "
+                "file's name with .cal.xml).",
+            ),
+        ] = None,
+        png: Annotated[
+            Path | None,
+            typer.Option("--png", help="Report plots (default: OUT with .png)."),
+        ] = None,
+        report: Annotated[
+            Path | None,
+            typer.Option("--report", help="Markdown report (default: OUT with .md)."),
+        ] = None,
+        range_min: Annotated[
+            float | None,
+            typer.Option(
+                "--range-min",
+                help="Take the strongest echo from this range, m (default: "
+                "find the sphere by its TS(f)).",
+            ),
+        ] = None,
+        range_max: Annotated[
+            float | None,
+            typer.Option("--range-max", help="... to this range, m."),
+        ] = None,
+        tolerance: Annotated[
+            float,
+            typer.Option(
+                "--tolerance",
+                help="Without a range window: the largest median |TS - theory - offset| (dB) "
+                "of an echo taken for the sphere.",
+            ),
+        ] = 0.5,
+        max_gain_error: Annotated[
+            float,
+            typer.Option(
+                "--max-gain-error",
+                help="Without a range window: the largest gain error (dB) looked for (the "
+                "sphere's TS may be off by twice this).",
+            ),
+        ] = 3.0,
+        min_beam_detections: Annotated[
+            int,
+            typer.Option(
+                "--min-beam-detections",
+                help="Fit beam widths and offsets from this many sphere detections on (they "
+                "must also span +-0.2 beam widths in both planes); fewer: gain only.",
+            ),
+        ] = 10,
+        null_depth: Annotated[
+            float,
+            typer.Option(
+                "--null-depth",
+                help="Frequencies where the sphere's theory dips more than this (dB) below "
+                "its 10 kHz running median (or is steeper than 2 dB/kHz) are interpolated, "
+                "not measured; 0: none.",
+            ),
+        ] = 3.0,
+        overwrite: Annotated[
+            bool, typer.Option("--overwrite", help="Replace existing output files.")
+        ] = False,
+    ) -> None:
+        """Sphere calibration: on-axis gain(f) and, where the sphere was moved through the
+        beam, beam widths and offsets per frequency; writes an EK80 calibration XML (apply
+        it with --calibration), a PNG and a Markdown report (docs/calibration.md)."""
+        from ts_toolkit.checks import check_count
+        from ts_toolkit.outputs import check_outputs, write_text_atomic
+
+        from .calfile import calibration_xml
+        from .spherecal import (
+            calibration_entries,
+            plot_calibration,
+            report_markdown,
+            sphere_calibration,
+        )
+
+        for p in paths:
+            require_file(p)
+        check_count(min_beam_detections, "--min-beam-detections", 5)
+        out = out or paths[0].with_name(paths[0].stem + ".cal.xml")
+        if out.suffix.lower() != ".xml":
+            raise InputFileError(f"--out {out}: the calibration file is XML; name it .xml")
+        png = png or out.with_suffix(".png")
+        report = report or out.with_suffix(".md")
+        if len({q.resolve() for q in (out, png, report)}) < 3:
+            raise InputFileError(f"--out {out}, --png {png} and --report {report} collide")
+        check_outputs([out, png, report], list(paths), overwrite)
+        with console.status("measuring the sphere"):
+            results = sphere_calibration(
+                list(paths),
+                diameter * 1e-3,
+                material,
+                range_min,
+                range_max,
+                tolerance,
+                max_gain_error,
+                min_beam_detections=min_beam_detections,
+                null_depth=null_depth,
+            )
+        sphere = f"{diameter:g} mm {material.upper()} sphere"
+        files = ", ".join(p.name for p in paths)
+        title = f"{sphere} calibration from {files}"
+        header = {"Sphere": sphere, "InputFiles": files}
+        write_text_atomic(out, calibration_xml(calibration_entries(results), header))
+        plot_calibration(results, png, title)
+        write_text_atomic(report, report_markdown(results, title, png))
+        for r in results:
+            s = r.summary()
+            corrections = ", ".join(f"{c:+.2f}" for c in r.ping_corrections()[:12])
+            more = " ..." if len(r.detections) > 12 else ""
+            console.print(
+                f"{r.channel}: {s['detections']} sphere echo(es) ({r.selection}); gain "
+                f"correction median {s['gain_correction_median_db']:+.3f} dB over "
+                f"{s['band_khz'][0]:g}-{s['band_khz'][1]:g} kHz, scatter "
+                f"{s['gain_scatter_median_db']:.3f} dB",
+                markup=False,
+                highlight=False,
+            )
+            console.print(
+                f"  gain correction per ping (dB): {corrections}{more}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+            console.print(f"  beam: {r.beam_note}", markup=False, highlight=False, soft_wrap=True)
+            if s["excluded_khz"]:
+                near = ", ".join(f"{x:g}" for x in s["excluded_khz"])
+                console.print(
+                    f"  near the sphere's nulls, interpolated: {near} kHz",
+                    markup=False,
+                    highlight=False,
+                    soft_wrap=True,
+                )
+        console.print(f"wrote {out}, {png}, {report}")
 
     @cli.command("ek80-json-to-raw")
     def json_to_raw_command(

@@ -68,11 +68,24 @@ class Ek80Options(DetectionSettings, TsfSettings, BottomOptions):
         0.1, "Range difference within which targets of two channels are merged.", unit="m"
     )
     use_swap: bool = option(False, "Let echopype keep samples on disk (large files).")
+    calibration: str | None = option(
+        None,
+        "Calibration file applied instead of the one each .raw file carries: an EK80 "
+        "calibration .xml (as `ts-toolkit calibrate` writes) or an Echoview .ecs with FM "
+        "gain tables (see docs/calibration.md).",
+    )
     nav_max_gap: float = option(
         10.0,
         "Position and vessel log of a ping: NaN when no NMEA record lies within this time.",
         unit="s",
     )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.calibration:  # a missing or malformed file is an error before any reading
+            from .calfile import load_calibration
+
+            load_calibration(self.calibration)
 
     def detection(self) -> DetectionSettings:
         return DetectionSettings(**_subset(self, DetectionSettings))
@@ -322,6 +335,11 @@ class Ek80Source(Source):
         n_parts = 0
         pings: list[tuple[str, PingResult]] = []
         channels = list(options.channels) if options.channels else None
+        calset = None
+        if options.calibration:
+            from .calfile import load_calibration
+
+            calset = load_calibration(options.calibration)
         open_kwargs = {"use_swap": True} if options.use_swap else {}
         bottom = options.bottom()
         for part in parts:
@@ -329,6 +347,10 @@ class Ek80Source(Source):
             try:
                 for ping in iter_fm_pings(part, info, channels, label, **open_kwargs):
                     rank.setdefault(ping.channel, len(rank))
+                    if calset is not None:
+                        ping = calset.apply(ping)
+                        if ping.channel in calset.matched:
+                            info["channels"][ping.channel] = calset.label
                     if not options.single_beam and (ping.beam_type == 0 or ping.n_sectors < 3):
                         skipped.add(ping.channel)
                         continue
@@ -373,6 +395,9 @@ class Ek80Source(Source):
                 "without beam compensation)"
             )
         info["channels"] = {k: v for k, v in info["channels"].items() if k in used}
+        if calset is not None:
+            calset.check_matched(list(used), str(label or p))
+            info["calibration_file"] = calset.describe()
         info["bottom_summary"] = apply_consistent_bottoms(pings, det, bottom)
         for _, result in pings:
             targets.extend(result.targets)
@@ -497,6 +522,24 @@ def _light(result: Any) -> Any:
     )
 
 
+def calibration_summary(sources: dict[str, str]) -> str:
+    """One line: where each channel's calibration came from (``sources``: channel id ->
+    "calibration table", "nominal" or "calibration file NAME")."""
+    if sources and all(v == "calibration table" for v in sources.values()):
+        return "calibration table"
+    files = sorted({v for v in sources.values() if v.startswith("calibration file")})
+    nominal = [k for k, v in sources.items() if v == "nominal"]
+    table = [k for k, v in sources.items() if v == "calibration table"]
+    if not files:
+        return "nominal scaling for: " + ", ".join(nominal)
+    parts = [f"{f} for: " + ", ".join(k for k, v in sources.items() if v == f) for f in files]
+    if table:
+        parts.append("the input's calibration table for: " + ", ".join(table))
+    if nominal:
+        parts.append("nominal scaling for: " + ", ".join(nominal))
+    return "; ".join(parts)
+
+
 def build_spectra(
     path: Path,
     targets: list[dict[str, Any]],
@@ -525,6 +568,7 @@ def build_spectra(
         return np.asarray([t[name] for t in targets], dtype=dtype)
 
     cal = info.get("channels", {})
+    calfile = info.get("calibration_file")
     attrs = {
         "title": f"single targets detected in {path.name} and their TS(f)",
         "source": "ek80",
@@ -532,12 +576,9 @@ def build_spectra(
         "method": METHOD,
         "echopype_version": info.get("echopype_version", "?"),
         "calibration_source": cal,
-        "calibration": (
-            "calibration table"
-            if cal and all(v == "calibration table" for v in cal.values())
-            else "nominal scaling for: "
-            + ", ".join(k for k, v in cal.items() if v != "calibration table")
-        ),
+        "calibration": calibration_summary(cal),
+        "calibration_file": calfile["file"] if calfile else "none (the input's own)",
+        "calibration_file_sha256": calfile["sha256"] if calfile else "",
         "detection_settings": asdict(det),
         "bottom_method": bottom_method(det),
         "bottom_settings": info.get("bottom_settings", {}),

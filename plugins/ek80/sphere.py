@@ -18,6 +18,12 @@ from scipy.special import spherical_jn, spherical_yn
 
 from ts_toolkit.interfaces import ParameterSpec, Simulator
 
+MATERIALS: dict[str, tuple[float, float, float]] = {
+    # density (kg/m3), longitudinal and transverse sound speed (m/s)
+    "wc": (14900.0, 6853.0, 4171.0),  # tungsten carbide, 6 % cobalt
+    "cu": (8947.0, 4760.0, 2288.5),  # copper (Foote 1990 values)
+}
+
 TUNGSTEN_CARBIDE = {"rho_s": 14900.0, "c_L": 6853.0, "c_T": 4171.0}
 
 

@@ -20,6 +20,7 @@ Which echo is the sphere:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,16 +30,11 @@ import numpy as np
 from ts_toolkit.errors import InputFileError, InvalidParameterError, TsToolkitError
 from ts_toolkit.outputs import atomic_output
 
+from .sphere import MATERIALS
+
 
 class NoSphereError(TsToolkitError):
     """No echo in the file matches the sphere's theoretical TS(f) within the tolerance."""
-
-
-MATERIALS: dict[str, tuple[float, float, float]] = {
-    # density (kg/m3), longitudinal and transverse sound speed (m/s)
-    "wc": (14900.0, 6853.0, 4171.0),  # tungsten carbide, 6 % cobalt
-    "cu": (8947.0, 4760.0, 2288.5),  # copper (Foote 1990 values)
-}
 
 
 @dataclass
@@ -151,12 +147,14 @@ def find_sphere(
     name: str,
     tolerance: float,
     gate: float,
+    score: Callable[[np.ndarray, np.ndarray], float] = match_score,
+    score_name: str = "median |measured - theory|",
 ) -> tuple[list[dict[str, Any]], str]:
     """The sphere's echoes among every ping's targets (see the module docstring) and a
-    sentence saying which were taken and why; :class:`NoSphereError` when none matches."""
-    scored = [
-        (match_score(t["TS"], theory), i, t) for i, targets in enumerate(per_ping) for t in targets
-    ]
+    sentence saying which were taken and why; :class:`NoSphereError` when none matches.
+    ``score(ts, theory)`` (dB): how far an echo is from the sphere (default
+    :func:`match_score`; ``score_name`` says what it is in messages)."""
+    scored = [(score(t["TS"], theory), i, t) for i, targets in enumerate(per_ping) for t in targets]
     if not scored:
         raise NoSphereError(f"no echo matches a {name}: no single target was detected")
     scored.sort(key=lambda x: x[0])
@@ -164,7 +162,7 @@ def find_sphere(
     if best_score > tolerance:
         raise NoSphereError(
             f"no echo matches a {name}: best is {best_score:.1f} dB off at "
-            f"{best['range']:.2f} m (median |measured - theory|; tolerance {tolerance:g} dB)"
+            f"{best['range']:.2f} m ({score_name}; tolerance {tolerance:g} dB)"
         )
     chosen: dict[int, tuple[float, dict[str, Any]]] = {}
     for score, i, t in scored:
@@ -188,7 +186,7 @@ def find_sphere(
     )
     selection = (
         f"the echo at {np.median(ranges):.2f} m in {len(detections)} of {len(per_ping)} "
-        f"ping(s): its TS(f) is {best_score:.2f} dB (median |measured - theory|) from the "
+        f"ping(s): its TS(f) is {best_score:.2f} dB ({score_name}) from the "
         f"{name}'s theory, {among} (tolerance {tolerance:g} dB){runner}"
     )
     return detections, selection

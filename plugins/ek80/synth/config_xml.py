@@ -108,11 +108,11 @@ def configuration_xml(channels: Sequence[ChannelSettings], offset_z: float = 0.0
                 "FrequencyMaximum": _num(m.f_stop),
                 "BeamType": "1" if ch.n_sectors == 4 else "0",
                 "EquivalentBeamAngle": _num(m.equivalent_beam_angle),
-                "Gain": _join([m.gain] * n_pulse),
+                "Gain": _join([m.gain + ch.file_gain_error] * n_pulse),
                 "SaCorrection": _join([0.0] * n_pulse),
                 "MaxTxPowerTransducer": _num(m.max_power),
-                "BeamWidthAlongship": _num(m.beamwidth),
-                "BeamWidthAthwartship": _num(m.beamwidth),
+                "BeamWidthAlongship": _num(m.beamwidth * ch.file_beamwidth_factor),
+                "BeamWidthAthwartship": _num(m.beamwidth * ch.file_beamwidth_factor),
                 "AngleSensitivityAlongship": _num(m.angle_sensitivity),
                 "AngleSensitivityAthwartship": _num(m.angle_sensitivity),
                 "AngleOffsetAlongship": _num(ch.offset_along),
@@ -162,11 +162,12 @@ def installed_transducer(
 
 def calibration_table(ch: ChannelSettings) -> list[dict[str, str]]:
     """FrequencyPar rows: integer frequency (Hz), gain (dB), impedance (ohm), phase (deg),
-    beam widths and angle offsets (deg), from the transducer model's frequency scaling."""
+    beam widths and angle offsets (deg), from the transducer model's frequency scaling (with
+    the channel's deliberate ``file_gain_error`` and ``file_beamwidth_factor``)."""
     m = ch.model
     f = ch.calibration_frequencies()
-    gain = m.gain_db(f)
-    bw = m.beamwidths(f)
+    gain = m.gain_db(f) + ch.file_gain_error
+    bw = m.beamwidths(f) * ch.file_beamwidth_factor
     rows = []
     for fi, gi, bi in zip(f, gain, bw):
         rows.append(

@@ -168,6 +168,12 @@ class ChannelSettings:
     ``transceiver_serial`` and ``channel_number`` build the EK80 channel id
     ``"WBT <serial>-<n> <transducer name>"``. Angle offsets (deg) default to 0 (a perfectly
     aligned transducer). ``calibration_step`` (Hz) spaces the FrequencyPar table.
+
+    ``file_gain_error`` (dB) and ``file_beamwidth_factor`` make the calibration the file
+    carries (nominal gain and beam widths, FrequencyPar table) differ from the transducer
+    the echoes are made with: the file's gain is the true gain plus ``file_gain_error``, its
+    beam widths the true ones times ``file_beamwidth_factor`` (a mis-calibrated file, for
+    testing a sphere calibration against ground truth).
     """
 
     model: TransducerModel
@@ -181,6 +187,8 @@ class ChannelSettings:
     z_receiver: float = WBT_IMPEDANCE
     z_transducer: float = TRANSDUCER_IMPEDANCE
     n_sectors: int = 4
+    file_gain_error: float = 0.0
+    file_beamwidth_factor: float = 1.0
 
     @property
     def channel_id(self) -> str:

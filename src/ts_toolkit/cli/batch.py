@@ -9,7 +9,15 @@ import typer
 
 from ..errors import TsToolkitError
 from .app import app, console, err_console
-from .source_options import Channels, MaxRange, MinRange, MinTs, SourceOptionPairs, source_options
+from .source_options import (
+    CalibrationFile,
+    Channels,
+    MaxRange,
+    MinRange,
+    MinTs,
+    SourceOptionPairs,
+    source_options,
+)
 
 
 @app.command("batch")
@@ -57,6 +65,7 @@ def batch_command(
     min_range: MinRange = None,
     max_range: MaxRange = None,
     channel: Channels = None,
+    calibration: CalibrationFile = None,
     option: SourceOptionPairs = None,
     overwrite: Annotated[
         bool, typer.Option(help="Replace existing output files this batch did not write.")
@@ -73,7 +82,7 @@ def batch_command(
     from ..batch_report import write_report
     from ..checks import check_scheduler, check_workers
 
-    reading = source_options(option, min_ts, min_range, max_range, channel)
+    reading = source_options(option, min_ts, min_range, max_range, channel, calibration)
     from ..modelfile import resolve_model
 
     bundled = model is None or not Path(model).exists()

@@ -314,7 +314,7 @@ def evaluate_command(
     console.print("wrote " + ", ".join(str(p) for p in written))
 
 
-@app.command("calibrate")
+@app.command("calibrate-model")
 def calibrate_command(
     model: Annotated[Path, typer.Argument(help="Trained model file (.tsm).")],
     data: Annotated[

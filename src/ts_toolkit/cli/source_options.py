@@ -8,6 +8,7 @@ source is expected to have get typed shortcuts here: ``--min-ts``, ``--min-range
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -40,6 +41,16 @@ Channels = Annotated[
         rich_help_panel=PANEL,
     ),
 ]
+CalibrationFile = Annotated[
+    str | None,
+    typer.Option(
+        "--calibration",
+        metavar="FILE",
+        help="Calibration file applied instead of the one the input carries (-O "
+        "calibration=FILE; the formats each source reads: docs/calibration.md).",
+        rich_help_panel=PANEL,
+    ),
+]
 SourceOptionPairs = Annotated[
     list[str] | None,
     typer.Option(
@@ -59,6 +70,7 @@ def source_options(
     min_range: float | None = None,
     max_range: float | None = None,
     channels: list[str] | None = None,
+    calibration: str | None = None,
 ) -> dict[str, Any]:
     """The source options given on the command line: ``-O`` pairs (as text) and the typed
     shortcuts that were given (a shortcut wins over the same ``-O`` key)."""
@@ -70,6 +82,8 @@ def source_options(
         "min_range": min_range,
         "max_range": max_range,
         "channels": tuple(channels) if channels else None,
+        # absolute: batch workers may run elsewhere (another folder, a cluster node)
+        "calibration": str(Path(calibration).expanduser().resolve()) if calibration else None,
     }
     options.update({k: v for k, v in shortcuts.items() if v is not None})
     return options

@@ -12,7 +12,15 @@ import typer
 
 from ..errors import InputFileError, TsToolkitError
 from .app import app, console, err_console, require_input
-from .source_options import Channels, MaxRange, MinRange, MinTs, SourceOptionPairs, source_options
+from .source_options import (
+    CalibrationFile,
+    Channels,
+    MaxRange,
+    MinRange,
+    MinTs,
+    SourceOptionPairs,
+    source_options,
+)
 
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output file.")]
 
@@ -46,6 +54,7 @@ def extract_command(
     min_range: MinRange = None,
     max_range: MaxRange = None,
     channel: Channels = None,
+    calibration: CalibrationFile = None,
     option: SourceOptionPairs = None,
     overwrite: Overwrite = False,
 ) -> None:
@@ -57,7 +66,7 @@ def extract_command(
 
     out = out or path.with_name(path.stem + ".spectra.nc")
     check_outputs([out], [path], overwrite)
-    options = source_options(option, min_ts, min_range, max_range, channel)
+    options = source_options(option, min_ts, min_range, max_range, channel, calibration)
     spectra = _extract(path, options)
     write_spectra(spectra, out)
     n = int(spectra.sizes["target"])
@@ -242,6 +251,7 @@ def predict_command(
     min_range: MinRange = None,
     max_range: MaxRange = None,
     channel: Channels = None,
+    calibration: CalibrationFile = None,
     option: SourceOptionPairs = None,
     overwrite: Overwrite = False,
 ) -> None:
@@ -275,7 +285,7 @@ def predict_command(
         check_outputs(written, [path, model], overwrite)
         if out.suffix.lower() not in (".nc", ".csv"):
             raise InputFileError(f"--out {out}: unknown format {out.suffix!r}; use .nc or .csv")
-    options = source_options(option, min_ts, min_range, max_range, channel)
+    options = source_options(option, min_ts, min_range, max_range, channel, calibration)
     loaded = load_model(model)
     if "min_ts" not in options:
         options["min_ts"] = _model_min_ts(loaded)

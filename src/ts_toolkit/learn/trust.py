@@ -1,7 +1,7 @@
 """How far to trust a prediction: coverage, calibrated intervals and probabilities, and an
 out-of-distribution score (docs/trust.md).
 
-A model calibrated with :func:`calibrate` (``ts-toolkit calibrate``) carries a
+A model calibrated with :func:`calibrate` (``ts-toolkit calibrate-model``) carries a
 :class:`Trust` record: the band sets it was calibrated on (their masks on the model grid)
 and, per band set,
 
