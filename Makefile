@@ -16,7 +16,7 @@ STAMP313  := $(VENV313)/.installed-stamp
 # keeps CI under 20 minutes on 2 cores)
 TESTS313  := tests/test_ek80_echopype_input.py tests/test_synth_echopype.py tests/test_ek80_files.py
 
-.PHONY: all venv venv313 demo test test313 bench bench-cluster bench-large lint clean
+.PHONY: all venv venv313 demo test test313 bench bench-cluster bench-large bench-inversion lint clean
 
 all: test
 
@@ -64,6 +64,10 @@ bench-cluster: venv
 
 bench-large: venv
 	$(BIN)/python scripts/bench_large.py
+
+bench-inversion: venv  # issue 29's figures (docs/inversion.md); needs ../shared/data/table1.nc
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python scripts/bench_inversion.py --part table --n 200
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python scripts/bench_inversion.py --part ood
 
 lint: venv
 	$(BIN)/ruff check src plugins tests examples scripts

@@ -131,7 +131,7 @@ def test_the_inversion_needs_simulated_parameters(spectra):
 def test_bundled_model_names():
     with pytest.raises(InputFileError, match="not a bundled model"):
         resolve_model("nonsense")
-    with pytest.raises(InputFileError, match="no such model file"):
+    with pytest.raises(InputFileError, match="file not found"):
         resolve_model("missing.tsm")
     assert resolve_model(None).name == "default.tsm"
     assert resolve_model("inversion").name == "inversion.tsm"

@@ -23,7 +23,7 @@ from ts_toolkit.learn.data import KINDS, LearnArrays
 from ts_toolkit.options import option
 
 from .library import Library, scaled_search, top_candidates
-from .refine import Fit, pick_bins, refine
+from .refine import Fit, pick_bins, refine, spheroid_ts
 from .search import kind_log_ratio, posterior_weights, sum_squared_errors, weighted_quantiles
 
 if TYPE_CHECKING:
@@ -167,7 +167,8 @@ class InversionLearner(SpectraLearner):
     def invert(self, ts: np.ndarray) -> dict[str, np.ndarray]:
         """Invert TS (T, F) dB on the model grid (NaN = unmeasured): per target the
         posterior kind probabilities, gas/liquid log-likelihood ratio, interval bounds, and
-        the refined fit (Req, alpha, theta, g, h, misfit dB on its bins)."""
+        the refined fit (Req, alpha, theta, g, h) and its misfit: RMS dB over every measured
+        bin (an unconverged bin counts as 30 dB)."""
         lib = self.library_
         assert lib is not None and self.tau_db_ is not None
         ts = np.asarray(ts, float)
@@ -233,7 +234,10 @@ class InversionLearner(SpectraLearner):
             best = self._fit_candidates(cands, ts[k], bins, f_bins, gas)
             out["fit"][t] = best.params
             out["c_w"][t] = best.c_w
-            out["misfit"][t] = best.rms_db
+            # the misfit on every measured bin (the fit saw a few; narrow nulls it skipped,
+            # e.g. an elastic sphere's, count here)
+            full = spheroid_ts(lib.frequency[mask], best.params, best.c_w) - ts[k, mask]
+            out["misfit"][t] = float(np.sqrt(np.mean(np.where(np.isfinite(full), full, 30.0) ** 2)))
 
     def _fit_candidates(
         self, cands: list[Any], ts: np.ndarray, bins: np.ndarray, f_bins: np.ndarray, gas: bool
@@ -245,8 +249,6 @@ class InversionLearner(SpectraLearner):
         for cand in cands:
             c_w = float(lib.c_w[cand.index])
             if int(self.settings["starts"]) == 0:
-                from .refine import spheroid_ts
-
                 # no refinement: the scaled member's misfit on the fit's bins
                 r = spheroid_ts(f_bins, cand.params, c_w) - ts[bins]
                 fit = Fit(cand.params, c_w, float(np.sqrt(np.nanmean(r**2))), 1)
@@ -330,7 +332,6 @@ class InversionLearner(SpectraLearner):
         """Exact TS (dB) at ``frequency`` (Hz) of a spheroid of ``kind`` with semi-axes
         ``a``, ``b`` (m) at ``theta`` (deg). Contrasts not given take the middle of the
         kind's range in the library (what a learned model's answer is drawn with)."""
-        from .refine import spheroid_ts
 
         assert self.library_ is not None
         gas = kind == "gas"

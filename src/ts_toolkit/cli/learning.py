@@ -167,7 +167,12 @@ def _labels(paths: list[Path]) -> list[str]:
 def evaluate_command(
     data: Annotated[Path, typer.Argument(help="Labelled spectra NetCDF file.")],
     models: Annotated[
-        list[Path], typer.Option("--model", "-m", help="Model file (repeat to compare).")
+        list[Path],
+        typer.Option(
+            "--model",
+            "-m",
+            help="Model file, or a bundled model's name (default, inversion); repeat to compare.",
+        ),
     ],
     out_dir: Annotated[Path, typer.Option(help="Where tables and figures go.")] = Path(
         "evaluation"
@@ -218,6 +223,9 @@ def evaluate_command(
         parse_band_sets(band_sets)  # a malformed set fails before any work
     if out_dir.exists() and not out_dir.is_dir():
         raise InputFileError(f"--out-dir {out_dir} is a file, not a folder")
+    from ..modelfile import resolve_model
+
+    models = [resolve_model(m) for m in models]  # files, or bundled names (inversion)
     check_outputs(
         [md_path, csv_path, png_path, outliers_path, bands_path],
         [data, *models],
@@ -225,8 +233,6 @@ def evaluate_command(
         "--out-dir",
     )
     require_file(data)
-    for m in models:
-        require_file(m)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
