@@ -219,7 +219,7 @@ def resolve_model(value: str | Path | None) -> Path:
     path = Path(name)
     if value is not None and (path.exists() or path.suffix or "/" in name):
         if not path.is_file():
-            raise InputFileError(f"file not found: {path}")
+            raise InputFileError(f"model file not found: {path}")
         return path
     if name not in BUNDLED_MODELS:
         raise InputFileError(
