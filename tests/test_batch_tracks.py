@@ -167,6 +167,13 @@ def test_files_without_positions_keep_their_targets_in_no_track(tmp_path, monkey
     (tmp_path / "model.tsm").write_text("fake model")
     out = tmp_path / "out.nc"
     options = {"tracks": tracker_options()}
+    # a tracks table this batch did not write is not replaced without --overwrite
+    mine = tracks_outputs(out)[1]
+    mine.write_text("my own table")
+    with pytest.raises(OutputPathError, match="exists"):
+        run_batch([tmp_path / "one.raw"], tmp_path / "model.tsm", out, options=options)
+    assert mine.read_text() == "my own table" and not out.exists()
+    mine.unlink()
     report = run_batch([tmp_path / "one.raw"], tmp_path / "model.tsm", out,
                        scheduler="synchronous", options=options)  # fmt: skip
     (outcome,) = report.outcomes

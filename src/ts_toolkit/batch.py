@@ -242,13 +242,13 @@ def _tracked(
     file that cannot be tracked: its predictions in no track, and a warning in ``warns``."""
     from .apply import predict_spectra
     from .batch_tracks import track_and_predict, untracked
-    from .errors import InvalidParameterError
+    from .tracks import TRACK_INPUTS
 
-    try:
-        result, tracks = track_and_predict(model, spectra, settings, **predict_options)
-    except InvalidParameterError as exc:  # e.g. a source without split-beam angles
-        warns.append(f"{name}: not tracked: {exc}")
+    missing = [v for v in TRACK_INPUTS if v not in spectra]
+    if missing:  # e.g. a source without split-beam angles
+        warns.append(f"{name}: not tracked: its targets have no {', '.join(missing)}")
         return untracked(predict_spectra(model, spectra, **predict_options)), None, 0
+    result, tracks = track_and_predict(model, spectra, settings, **predict_options)
     return result, tracks, 0 if tracks is None else int(tracks.sizes["target"])
 
 
