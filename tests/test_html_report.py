@@ -93,6 +93,7 @@ def test_report_has_every_section_and_no_external_resource() -> None:
     assert len(page.links) == 6  # histograms, depth-time, map, 2 class galleries, flagged
     assert "bad.raw" in text and "truncated" in text
     assert "The input files hold no positions" not in text
+    assert not any(h.startswith(("Tracks", "Averaged TS(f)")) for h in page.headings)  # untracked
     # the count table: per class, with the OOD column
     assert re.search(r"<td>gas</td><td>8</td>", text) and re.search(r"<td>liquid</td><td>4<", text)
 
@@ -110,6 +111,52 @@ def test_report_without_positions_depth_or_trust_says_so() -> None:
     bare = _parse(build_html_report(ds.drop_vars(["ping_time", "range"]), title="t"))
     assert not any("against time" in h for h in bare.headings)
     assert {"Classes", "gas", "liquid"} <= set(bare.headings)
+
+
+def _tracked(ds: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset]:
+    """``ds`` with its targets in 3 tracks of 3 (and 3 in none), and the tracks' table as
+    `predict --tracks` makes it (averaged TS with its spread, predictions, consensus)."""
+    member = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2, -1, -1, -1])
+    ds = ds.assign(track=("target", member))
+    first = [int(np.flatnonzero(member == k)[0]) for k in range(3)]
+    tracks = ds.isel(target=first).drop_vars(["track", "latitude", "longitude"])
+    tracks = tracks.assign(
+        track=("target", np.arange(3)),
+        n_pings=("target", np.full(3, 3)),
+        TS_spread=(("target", "frequency"), np.full((3, ds.sizes["frequency"]), 1.5)),
+        majority_pred_kind=("target", np.array(["gas", "gas", "liquid"])),
+        median_pred_a=("target", np.array([4e-3, 5e-3, 6e-3])),
+        median_pred_theta=("target", np.array([10.0, 20.0, 30.0])),
+    )
+    return ds, tracks
+
+
+def test_report_has_a_tracks_section_only_when_tracked() -> None:
+    ds, tracks = _tracked(_predictions())
+    page = _parse(text := build_html_report(ds, title="t", tracks=tracks))
+    assert "Tracks" in page.headings and "Averaged TS(f) of the 3 longest tracks" in page.headings
+    assert "<p>3 tracks; 9 of 12 targets in tracks" in text
+    table = text.split('<table class="tracks">')[1].split("</table>")[0]
+    assert table.count("<tr>") == 4  # the header and one row per track
+    assert "<td>2026-01-01 12:00:00</td><td>3</td>" in table  # track 0's first ping
+    # the share of track 2's pings given its majority kind (2 liquid, 1 gas)
+    kinds = ds["pred_kind"].values[ds["track"].values == 2]
+    assert f"liquid ({np.mean(kinds == 'liquid'):.2f})" in table
+    assert len(page.links) == 7  # the sections of an untracked report, and the tracks' TS(f)
+    # (no Tracks section without tracks: test_report_has_every_section_and_no_external_resource)
+    # tracked, but nothing followed over enough pings: the section says so
+    lonely = ds.assign(track=("target", np.full(12, -1)))
+    text = build_html_report(lonely, title="t")
+    assert "<h2>Tracks</h2>" in text and "No target was followed over enough pings" in text
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium installed (apt-get install chromium)")
+def test_chromium_renders_the_tracks_section(tmp_path: Path) -> None:
+    ds, tracks = _tracked(_predictions())
+    page = tmp_path / "tracked.html"
+    page.write_text(build_html_report(ds, title="t", tracks=tracks))
+    log = _render(page, tmp_path / "tracked.png")
+    assert "CONSOLE" not in log, log
 
 
 def _render(html_file: Path, screenshot: Path) -> str:

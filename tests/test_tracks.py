@@ -167,3 +167,25 @@ def test_ping_consensus_is_the_majority_kind_and_the_median() -> None:
     out = add_ping_consensus(tracks, per_ping)
     assert list(out["majority_pred_kind"].values) == ["gas", "liquid"]  # tie: the surer kind
     np.testing.assert_allclose(out["median_pred_a"].values, [2.0, 3.5])
+
+
+@pytest.mark.skipif(bundled_model_path() is None, reason="no bundled model in this checkout")
+def test_predict_tracks_report_has_the_tracks(fish_survey, tmp_path: Path, monkeypatch) -> None:
+    from ts_toolkit.cli import main
+
+    raw, _ = fish_survey
+    report = tmp_path / "fish.html"
+    args = ["predict", str(raw), "--tracks", "--report", str(report), "--min-ts", "-90"]
+    monkeypatch.setattr("sys.argv", ["ts-toolkit", *args])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    assert exc.value.code in (0, None)
+    text = report.read_text()
+    assert "<h2>Tracks</h2>" in text and "<p>5 tracks; " in text
+    assert text.split('<table class="tracks">')[1].split("</table>")[0].count("<tr>") == 6
+    # without --tracks, no such section
+    monkeypatch.setattr("sys.argv", ["ts-toolkit", *args[:2], *args[3:], "--overwrite"])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    assert exc.value.code in (0, None)
+    assert "<h2>Tracks</h2>" not in report.read_text()

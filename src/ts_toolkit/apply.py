@@ -79,20 +79,30 @@ def to_model_grid(spectra: xr.Dataset, grid: np.ndarray, allow_partial: bool = F
     """``spectra`` with TS interpolated (linearly in dB) onto ``grid`` (Hz).
 
     Each target is interpolated within its own measured bands; grid points outside them
-    are NaN. Raises :class:`ModelMismatchError` when some grid point lies outside every
-    target's measured bands, unless ``allow_partial``.
+    are NaN. Other per-target spectra (variables on ``target`` x ``frequency``, such as a
+    track's ``TS_spread``) are interpolated the same way. Raises
+    :class:`ModelMismatchError` when some grid point lies outside every target's measured
+    bands, unless ``allow_partial``.
     """
     grid = np.asarray(grid, dtype=float)
     f = spectra["frequency"].values
     ts = spectra["TS"].values.astype(float)
-    out = np.full((ts.shape[0], grid.size), np.nan)
+    extra = [
+        str(v)
+        for v in spectra.data_vars
+        if v != "TS" and spectra[v].dims == ("target", "frequency") and spectra[v].dtype.kind == "f"
+    ]
+    values = {name: spectra[name].values.astype(float) for name in ("TS", *extra)}
+    moved = {name: np.full((ts.shape[0], grid.size), np.nan) for name in values}
     for t in range(ts.shape[0]):
         measured = np.isfinite(ts[t])
         for lo, hi in _bands(f, measured):
             inside = (grid >= lo - 1e-6) & (grid <= hi + 1e-6)
             sel = measured & (f >= lo) & (f <= hi)
             if inside.any():
-                out[t, inside] = np.interp(grid[inside], f[sel], ts[t, sel])
+                for name, v in values.items():
+                    moved[name][t, inside] = np.interp(grid[inside], f[sel], v[t, sel])
+    out = moved["TS"]
     covered = np.isfinite(out).any(axis=0) if out.shape[0] else np.zeros(grid.size, bool)
     if not allow_partial and not covered.all():
         measured_any = np.isfinite(ts).any(axis=0)
@@ -102,9 +112,11 @@ def to_model_grid(spectra: xr.Dataset, grid: np.ndarray, allow_partial: bool = F
             f"{_khz_range(grid)}: {int((~covered).sum())} model frequencies unmeasured; "
             "use a model trained on these bands or allow a partial cover"
         )
-    result = spectra.drop_vars("TS").drop_dims("frequency", errors="ignore")
+    result = spectra.drop_vars(["TS", *extra]).drop_dims("frequency", errors="ignore")
     result = result.assign_coords(frequency=("frequency", grid, spectra["frequency"].attrs))
-    result["TS"] = (("target", "frequency"), out.astype(spectra["TS"].dtype), spectra["TS"].attrs)
+    for name in ("TS", *extra):
+        var = spectra[name]
+        result[name] = (("target", "frequency"), moved[name].astype(var.dtype), var.attrs)
     return result
 
 

@@ -46,6 +46,7 @@ class FileOutcome:
     seconds: float
     size_bytes: int
     warnings: list[str] = field(default_factory=list)  # e.g. pings dropped from a damaged file
+    n_tracks: int | None = None  # tracks found (None: the batch did not track)
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, indent=1)
@@ -59,6 +60,7 @@ class BatchReport:
     wall_time_s: float
     unreadable: list[Path] = field(default_factory=list)
     already_complete: bool = False  # a finished batch re-run: nothing was done
+    tracked: bool = False  # targets were followed through pings (--tracks)
 
     @property
     def failed(self) -> list[FileOutcome]:
@@ -67,6 +69,21 @@ class BatchReport:
     @property
     def n_targets(self) -> int:
         return sum(o.n_targets for o in self.outcomes)
+
+    @property
+    def n_tracks(self) -> int:
+        return sum(o.n_tracks or 0 for o in self.outcomes)
+
+
+@dataclass
+class FileData:
+    """One file's results: its targets (spectra on the model grid + predictions, and each
+    target's ``track`` when the batch tracks) and, when the batch tracks and found any, its
+    tracks (one row per track: averaged TS(f), ``TS_spread``, predictions, per-ping
+    consensus; :mod:`ts_toolkit.batch_tracks`)."""
+
+    targets: xr.Dataset
+    tracks: xr.Dataset | None = None
 
 
 def data_suffixes() -> tuple[str, ...]:
@@ -160,12 +177,16 @@ def _key(path: Path) -> str:
 
 def process_file(
     path: str, model_path: str | ModelRef, options: dict[str, Any]
-) -> tuple[FileOutcome, xr.Dataset | None]:
+) -> tuple[FileOutcome, FileData | None]:
     """Extract, classify and return one file's targets (runs on a dask worker; the model
     is loaded once per worker process, see :mod:`.workercache`).
 
     Without ``min_ts`` among the source options, the detection threshold is the model's
-    (:func:`ts_toolkit.apply.model_detection_threshold`) when its file records one."""
+    (:func:`ts_toolkit.apply.model_detection_threshold`) when its file records one. With
+    ``options["tracks"]`` (tracker settings, :func:`ts_toolkit.batch_tracks.tracker_options`)
+    the targets are followed through the file's pings and classified per track too; a file
+    whose targets cannot be tracked (no ping times or angles) keeps its targets, in no
+    track, with a warning."""
     from .apply import model_detection_threshold, predict_spectra
     from .plugins import source_for
     from .spectra import input_warnings
@@ -184,13 +205,20 @@ def process_file(
             reason = "no single targets detected"
             return FileOutcome(path, "ok", reason, 0, time.perf_counter() - t0, size, warns), None
         ref = model_path if isinstance(model_path, ModelRef) else ModelRef.from_path(model_path)
-        result = predict_spectra(
-            model,
-            spectra,
-            allow_partial=options.get("allow_partial", False),
-            model_file=ref.path,
-            model_sha256=ref.sha256,
-        )
+        predict_options = {
+            "allow_partial": options.get("allow_partial", False),
+            "model_file": ref.path,
+            "model_sha256": ref.sha256,
+        }
+        settings = options.get("tracks")
+        tracks, n_tracks = None, None
+        if settings is None:
+            result = predict_spectra(model, spectra, **predict_options)
+        else:
+            name = Path(path).name
+            result, tracks, n_tracks = _tracked(
+                model, spectra, settings, predict_options, warns, name
+            )
     except TsToolkitError as exc:
         reason = " ".join(str(exc).split())
         return FileOutcome(path, "failed", reason, 0, time.perf_counter() - t0, size), None
@@ -198,7 +226,30 @@ def process_file(
         reason = "unexpected error: " + "".join(traceback.format_exception_only(exc)).strip()
         return FileOutcome(path, "failed", reason, 0, time.perf_counter() - t0, size), None
     n = int(result.sizes["target"])
-    return FileOutcome(path, "ok", "", n, time.perf_counter() - t0, size, warns), result
+    outcome = FileOutcome(path, "ok", "", n, time.perf_counter() - t0, size, warns, n_tracks)
+    return outcome, FileData(result, tracks)
+
+
+def _tracked(
+    model: Any,
+    spectra: xr.Dataset,
+    settings: dict[str, Any],
+    predict_options: dict[str, Any],
+    warns: list[str],
+    name: str,
+) -> tuple[xr.Dataset, xr.Dataset | None, int]:
+    """Predictions per target (with ``track``) and per track, and the number of tracks; a
+    file that cannot be tracked: its predictions in no track, and a warning in ``warns``."""
+    from .apply import predict_spectra
+    from .batch_tracks import track_and_predict, untracked
+    from .tracks import TRACK_INPUTS
+
+    missing = [v for v in TRACK_INPUTS if v not in spectra]
+    if missing:  # e.g. a source without split-beam angles
+        warns.append(f"{name}: not tracked: its targets have no {', '.join(missing)}")
+        return untracked(predict_spectra(model, spectra, **predict_options)), None, 0
+    result, tracks = track_and_predict(model, spectra, settings, **predict_options)
+    return result, tracks, 0 if tracks is None else int(tracks.sizes["target"])
 
 
 class WorkStore:
@@ -243,7 +294,15 @@ class WorkStore:
         needed = [out.with_name(out.stem + "-files.csv"), out.with_name(out.stem + "-report.md")]
         if any(o.n_targets for o in outcomes if o is not None):
             needed.append(out)
+        if any(o.n_tracks for o in outcomes if o is not None):
+            needed += tracks_outputs(out)
         return all(p.exists() for p in needed)
+
+    def tracker(self) -> dict[str, Any] | None:
+        """The tracker settings this batch was started with (None: it does not track)."""
+        if not self.manifest_path.exists():
+            return None
+        return json.loads(self.manifest_path.read_text()).get("options", {}).get("tracks")
 
     def status_path(self, path: Path) -> Path:
         return self.dir / f"{_key(path)}.json"
@@ -251,23 +310,28 @@ class WorkStore:
     def data_path(self, path: Path) -> Path:
         return self.dir / f"{_key(path)}.nc"
 
+    def tracks_path(self, path: Path) -> Path:
+        return self.dir / f"{_key(path)}.tracks.nc"
+
     def load_status(self, path: Path) -> FileOutcome | None:
         sp = self.status_path(path)
         if not sp.exists():
             return None
         return FileOutcome(**json.loads(sp.read_text()))
 
-    def save(self, path: Path, outcome: FileOutcome, data: xr.Dataset | None) -> None:
+    def save(self, path: Path, outcome: FileOutcome, data: FileData | None) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         if data is not None:
-            write_spectra(data, self.data_path(path))
+            write_spectra(data.targets, self.data_path(path))
+            if data.tracks is not None:
+                write_spectra(data.tracks, self.tracks_path(path))
         # the status is written last: it marks the file as done
         write_text_atomic(self.status_path(path), outcome.to_json())
 
 
 def _run(
     tasks: list[Path], model_path: str, options: dict[str, Any], scheduler: str | None, workers: int
-) -> Iterator[tuple[Path, FileOutcome, xr.Dataset | None]]:
+) -> Iterator[tuple[Path, FileOutcome, FileData | None]]:
     if scheduler == "synchronous":
         for p in tasks:
             outcome, data = process_file(str(p), model_path, options)
@@ -316,19 +380,21 @@ def run_batch(
     check_scheduler(scheduler)
     if out.suffix.lower() in (".csv", ".md", ".png"):
         raise OutputPathError(f"--out {out}: the combined output is NetCDF (.nc); not {out.suffix}")
+    options = options or {}
+    tracked = options.get("tracks") is not None
     unreadable: list[Path] = []
     files = collect_inputs(inputs, unreadable)
-    refuse_inputs([*batch_outputs(out), WorkStore(out).dir], [*files, str(model_path)])
+    refuse_inputs([*batch_outputs(out, tracks=True), WorkStore(out).dir], [*files, str(model_path)])
     cached_model(model_path)  # a bad model is a user error before any work starts
     model_path = str(Path(model_path).absolute())  # workers may run in other folders
-    check_source_options(files, (options or {}).get("source", {}))
+    check_source_options(files, options.get("source", {}))
     store = WorkStore(out)
     if not store.dir.exists():
-        check_outputs(batch_outputs(out), overwrite=overwrite)
-    store.open(_manifest(model_path, options or {}))
+        check_outputs(batch_outputs(out, tracks=tracked), overwrite=overwrite)
+    store.open(_manifest(model_path, options))
     if store.is_complete(files, retry_failed):
-        outcomes = [store.load_status(p) for p in files]
-        return BatchReport(out, [o for o in outcomes if o], len(files), 0.0, already_complete=True)
+        outcomes = [o for o in (store.load_status(p) for p in files) if o]
+        return BatchReport(out, outcomes, len(files), 0.0, already_complete=True, tracked=tracked)
     todo, skipped = [], 0
     for p in files:
         prior = store.load_status(p)
@@ -338,7 +404,7 @@ def run_batch(
             todo.append(p)
     t0 = time.perf_counter()
     done = 0
-    results = _run(todo, model_path, options or {}, scheduler, workers or os.cpu_count() or 1)
+    results = _run(todo, model_path, options, scheduler, workers or os.cpu_count() or 1)
     with closing(results):  # an interrupt stops the workers at once
         for p, outcome, data in results:
             store.save(p, outcome, data)
@@ -347,9 +413,14 @@ def run_batch(
                 on_file(outcome, done, len(todo))
     outcomes = [store.load_status(p) for p in files]
     report = BatchReport(
-        out, [o for o in outcomes if o is not None], skipped, time.perf_counter() - t0, unreadable
+        out,
+        [o for o in outcomes if o is not None],
+        skipped,
+        time.perf_counter() - t0,
+        unreadable,
+        tracked=tracked,
     )
-    combine(files, store, out, model_path)
+    combine(files, store, out, model_path, tracker=options.get("tracks"))
     return report
 
 
@@ -363,9 +434,19 @@ def check_source_options(files: list[Path], source_options: dict[str, Any]) -> N
             source.options(**source_options)
 
 
-def batch_outputs(out: Path) -> list[Path]:
+def tracks_outputs(out: Path) -> list[Path]:
+    """The tracks table of a tracked batch: ``OUT.tracks.nc``, ``OUT.tracks.csv`` and the
+    CSV's provenance sidecar."""
+    from .conventions import provenance_sidecar
+
+    table = out.with_name(out.stem + ".tracks.csv")
+    return [out.with_name(f"{out.stem}.tracks{out.suffix}"), table, provenance_sidecar(table)]
+
+
+def batch_outputs(out: Path, tracks: bool = False) -> list[Path]:
     """Every file a batch writes: the NetCDF, its per-target CSV, the per-file CSV, the
-    report, its size histograms, the HTML report and the CSV's provenance sidecar."""
+    report, its size histograms, the HTML report and the CSV's provenance sidecar; with
+    ``tracks``, the tracks table too (:func:`tracks_outputs`)."""
     from .conventions import provenance_sidecar
 
     return [
@@ -376,6 +457,7 @@ def batch_outputs(out: Path) -> list[Path]:
         out.with_name(out.stem + "-report.md"),
         out.with_name(out.stem + "-sizes.png"),
         out.with_name(out.stem + "-report.html"),
+        *(tracks_outputs(out) if tracks else []),
     ]
 
 
@@ -385,27 +467,35 @@ def _manifest(model_path: str, options: dict[str, Any]) -> dict[str, Any]:
     return {"model_sha256": digest, "options": json.loads(json.dumps(options, default=str))}
 
 
-def combine(files: list[Path], store: WorkStore, out: Path, model_path: str) -> None:
-    """Concatenate per-file results into ``out`` (NetCDF) and ``out`` .csv summaries."""
+def combine(
+    files: list[Path],
+    store: WorkStore,
+    out: Path,
+    model_path: str,
+    tracker: dict[str, Any] | None = None,
+) -> None:
+    """Concatenate per-file results into ``out`` (NetCDF) and ``out`` .csv summaries; with
+    ``tracker`` (the batch tracked its targets) the files' tracks, numbered through the
+    batch, into the tracks table (:func:`tracks_outputs`) when any file had tracks."""
     import pandas as pd
 
-    parts = []
+    parts, track_parts = [], []
+    offset = 0
     for p in files:
         dp = store.data_path(p)
         if dp.exists() and (s := store.load_status(p)) is not None and s.status == "ok":
-            parts.append(read_spectra(dp))
+            part = read_spectra(dp)
+            if tracker is not None:
+                offset = _number_tracks(store, p, part, s, track_parts, offset)
+            parts.append(part)
     status_rows = [store.load_status(p).__dict__ for p in files if store.load_status(p)]
     warnings = [w for r in status_rows for w in r["warnings"]]
     status_rows = [{**r, "warnings": " | ".join(r["warnings"])} for r in status_rows]
+    if all(r["n_tracks"] is None for r in status_rows):  # an untracked batch: no column
+        status_rows = [{k: v for k, v in r.items() if k != "n_tracks"} for r in status_rows]
     with atomic_output(out.with_name(out.stem + "-files.csv")) as tmp:
         pd.DataFrame(status_rows).to_csv(tmp, index=False)
-    if parts:
-        ds = xr.concat(
-            parts, dim="target", data_vars="all", coords="minimal", combine_attrs="drop_conflicts"
-        )
-        ds = ds.assign_coords(target=np.arange(ds.sizes["target"], dtype=np.int64))
-    else:
-        ds = None
+    ds = _concat(parts)
     inputs = [
         {k: part.attrs[k] for k in ("input_file", "input_sha256") if k in part.attrs}
         for part in parts
@@ -426,12 +516,58 @@ def combine(files: list[Path], store: WorkStore, out: Path, model_path: str) -> 
         },
     )
     attrs["date_created"] = now_iso()
+    if tracker is not None:
+        attrs["tracker"] = json.dumps(tracker)
     if ds is not None:
-        from .conventions import write_provenance_sidecar
-
         ds.attrs = attrs
-        write_spectra(ds, out)
-        per_target = [v for v in ds.data_vars if ds[v].dims == ("target",)]
-        with atomic_output(out.with_suffix(".csv")) as tmp:
-            ds[per_target].to_dataframe().to_csv(tmp)
-        write_provenance_sidecar(out.with_suffix(".csv"), attrs)
+        _write_table(ds, out, out.with_suffix(".csv"))
+        tracks = _concat(track_parts)
+        if tracker is not None and tracks is not None:
+            from .batch_tracks import combined_attrs
+
+            tracks.attrs = combined_attrs(attrs, tracker, ds)
+            nc, table, _ = tracks_outputs(out)
+            _write_table(tracks, nc, table)
+
+
+def _number_tracks(
+    store: WorkStore,
+    path: Path,
+    part: xr.Dataset,
+    status: FileOutcome,
+    track_parts: list[xr.Dataset],
+    offset: int,
+) -> int:
+    """Number one file's tracks (read from the work folder into ``track_parts``) and its
+    targets' ``track`` on from ``offset``; return the next file's offset."""
+    from .batch_tracks import renumber, untracked
+
+    if "track" not in part:  # not expected (every target of a tracked batch has one)
+        part["track"] = untracked(part)["track"]
+    tp = store.tracks_path(path)
+    tracks = read_spectra(tp) if status.n_tracks and tp.exists() else None
+    if tracks is not None:
+        track_parts.append(tracks)
+    return renumber(part, tracks, offset)
+
+
+def _concat(parts: list[xr.Dataset]) -> xr.Dataset | None:
+    """The parts one after another along ``target`` (renumbered 0, 1, ...); None if none."""
+    if not parts:
+        return None
+    ds = xr.concat(
+        parts, dim="target", data_vars="all", coords="minimal", combine_attrs="drop_conflicts"
+    )
+    return ds.assign_coords(target=np.arange(ds.sizes["target"], dtype=np.int64))
+
+
+def _write_table(ds: xr.Dataset, nc: Path, table: Path) -> None:
+    """``ds`` to NetCDF ``nc`` and its per-target variables to the CSV ``table`` with the
+    provenance sidecar (the Dataset's attributes)."""
+    from .conventions import write_provenance_sidecar
+
+    write_spectra(ds, nc)
+    per_target = [v for v in ds.data_vars if ds[v].dims == ("target",)]
+    with atomic_output(table) as tmp:
+        ds[per_target].to_dataframe().to_csv(tmp)
+    write_provenance_sidecar(table, ds.attrs)

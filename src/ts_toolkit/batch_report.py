@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .batch import BatchReport, WorkStore
+from .batch import BatchReport, WorkStore, tracks_outputs
 from .html_report import size_histogram_figure, write_html_report
 from .outputs import atomic_output, write_text_atomic
 
@@ -26,6 +26,7 @@ def write_report(report: BatchReport) -> str:
     same command run again says so and does nothing."""
     out = report.out
     ok = [o for o in report.outcomes if o.status == "ok"]
+    tracks = _read_tracks(report)
     lines = [
         f"# Batch report: {out.name}",
         "",
@@ -33,6 +34,7 @@ def write_report(report: BatchReport) -> str:
         f"{report.skipped} skipped as already done)",
         f"- targets found: {report.n_targets}"
         + (f" ({n_empty} files without single targets)" if (n_empty := _n_empty(ok)) else ""),
+        *_track_lines(report, tracks),
         f"- wall time this run: {report.wall_time_s:.1f} s",
     ]
     if ok:
@@ -66,10 +68,14 @@ def write_report(report: BatchReport) -> str:
             png = _size_histograms(ds, out.with_name(out.stem + "-sizes.png"))
             lines += ["", f"Size distributions per class: {png.name}"]
         lines += _trust_lines(ds)
+    if tracks is not None:
+        names = ", ".join(p.name for p in tracks_outputs(out)[:2])
+        lines += ["", f"Tracks (one row per track: averaged TS(f), predictions): {names}"]
     html_path = out.with_name(out.stem + "-report.html")
     write_html_report(
         html_path,
         ds,
+        tracks=tracks,
         title=f"Batch report: {out.name}",
         summary=summary,
         failures=[(Path(o.path).name, o.reason) for o in report.failed],
@@ -81,6 +87,25 @@ def write_report(report: BatchReport) -> str:
     if store.dir.exists():
         store.mark_complete(report.outcomes)
     return text
+
+
+def _read_tracks(report: BatchReport):
+    """The tracks table of a tracked batch that found tracks, else None."""
+    table = tracks_outputs(report.out)[0]
+    if not (report.tracked and report.n_tracks and table.exists()):
+        return None
+    from .spectra import read_spectra
+
+    return read_spectra(table)
+
+
+def _track_lines(report: BatchReport, tracks) -> list[str]:
+    """The summary line on tracks of a tracked batch ([] for an untracked one)."""
+    if not report.tracked:
+        return []
+    n = 0 if tracks is None else int(tracks.sizes["target"])
+    members = 0 if tracks is None else int(tracks["n_pings"].values.sum())
+    return [f"- tracks: {n} ({members} targets in tracks, per file and channel)"]
 
 
 def _trust_lines(ds) -> list[str]:

@@ -10,6 +10,10 @@ are inline CSS; there is no script. It shows what a cruise leader asks first:
 - a map of the detections where the input had positions (``latitude``/``longitude``);
 - a gallery of TS(f) per class, with each prediction's 90 % interval and flags when the
   model provides them, and a gallery of the targets flagged out of distribution;
+- when the targets were tracked through pings, a *Tracks* section: how many tracks and
+  targets in them, a table of tracks (first ping time, pings, mean range, the prediction on
+  the averaged TS(f) and the consensus of the track's pings) and the averaged TS(f) of the
+  longest tracks with their spread;
 - the files that failed, with their reasons.
 
 It reads only generic variables of a predictions Dataset (``TS``, ``pred_*``, ``ping_time``,
@@ -33,6 +37,10 @@ from .outputs import write_text_atomic
 
 #: Targets shown per class in the TS(f) gallery.
 GALLERY_PER_CLASS = 6
+#: Rows of the tracks table (the whole table is in the tracks file).
+TRACK_TABLE_ROWS = 100
+#: Tracks whose averaged TS(f) is drawn (the longest ones).
+TRACK_GALLERY = 6
 #: Colours per class, in the order of the sorted class names (matplotlib's tab10).
 CLASS_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 
@@ -45,6 +53,7 @@ th:first-child, td:first-child { text-align: left; }
 img { max-width: 100%; height: auto; }
 .note { color: #555; font-size: 0.92em; }
 .failed td { color: #a00; }
+.tracks td { white-space: nowrap; }
 """
 
 
@@ -259,10 +268,14 @@ def build_html_report(
     title: str,
     summary: Sequence[str] = (),
     failures: Sequence[tuple[str, str]] = (),
+    tracks: xr.Dataset | None = None,
 ) -> str:
     """The report's HTML text. ``ds``: predictions (``TS``, ``pred_*`` ...) or None when
     nothing was classified; ``summary``: lines for the top list; ``failures``: (file,
-    reason) pairs."""
+    reason) pairs; ``tracks``: the per-track predictions (one row per track:
+    ``n_pings``, averaged ``TS`` with ``TS_spread``, ``pred_*``, ``majority_pred_kind``,
+    ``median_pred_*``; :mod:`ts_toolkit.tracks`). The *Tracks* section is there when
+    ``tracks`` is given or the targets have a ``track`` number."""
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     body = [f"<h1>{html.escape(title)}</h1>", f'<p class="note">written {now} by ts-toolkit</p>']
     if summary:
@@ -293,6 +306,8 @@ def build_html_report(
         else:
             body.append(_img(_figure_uri(fig), "map of the detections"))
         body += _gallery_sections(ds)
+    if tracks is not None or (ds is not None and "track" in ds):
+        body += _tracks_section(ds, tracks)
     body.append("<h2>Failed files</h2>")
     if failures:
         body.append(_table(["file", "reason"], failures, css="failed"))
@@ -333,6 +348,126 @@ def _gallery_sections(ds: xr.Dataset) -> list[str]:
     return out
 
 
+def _tracks_section(ds: xr.Dataset | None, tracks: xr.Dataset | None) -> list[str]:
+    """*Tracks*: counts, the table of tracks and the averaged TS(f) of the longest ones."""
+    n = 0 if tracks is None else int(tracks.sizes["target"])
+    if ds is not None and "track" in ds:
+        member = np.asarray(ds["track"].values).astype(int)
+        counts = f"{int((member >= 0).sum())} of {member.size} targets in tracks"
+    else:
+        member = None
+        counts = f"{int(tracks['n_pings'].values.sum()) if n else 0} targets in tracks"
+    out = [
+        "<h2>Tracks</h2>",
+        f"<p>{n} track{'s' if n != 1 else ''}; {counts} (targets followed through "
+        "consecutive pings, per file and channel).</p>",
+    ]
+    if n == 0 or tracks is None or "pred_kind" not in tracks:
+        out.append("<p>No target was followed over enough pings to make a track.</p>")
+        return out
+    out.append(_track_table(tracks, ds, member))
+    if n > TRACK_TABLE_ROWS:
+        out.append(f'<p class="note">The first {TRACK_TABLE_ROWS} of {n} tracks; all are in '
+                   "the tracks table.</p>")  # fmt: skip
+    out.append(
+        '<p class="note">Averaged: the prediction on the track\'s TS(f) averaged in the '
+        "linear domain; pings: the kind most of its pings were given (their share) and the "
+        "median of their sizes and tilts. Where the animal's tilt changed along the track, "
+        "the pings' consensus is the better guide (docs/tracks.md).</p>"
+    )
+    longest = np.sort(np.argsort(-tracks["n_pings"].values, kind="stable")[:TRACK_GALLERY])
+    kinds = sorted(set(_kinds(tracks)) | (set(_kinds(ds)) if ds is not None else set()))
+    out.append(f"<h3>Averaged TS(f) of the {longest.size} longest tracks</h3>")
+    out.append('<p class="note">Shaded: ± the standard deviation of the members\' TS at '
+               "each frequency.</p>")  # fmt: skip
+    fig = _track_figure(tracks, [int(k) for k in longest], kinds)
+    out.append(_img(_figure_uri(fig), "averaged TS(f) of tracks with their spread"))
+    return out
+
+
+def _track_table(tracks: xr.Dataset, ds: xr.Dataset | None, member: np.ndarray | None) -> str:
+    """One row per track (the first :data:`TRACK_TABLE_ROWS`)."""
+
+    def value(name: str, k: int, scale: float, fmt: str) -> str:
+        if name not in tracks:
+            return "–"
+        v = float(tracks[name].values[k]) * scale
+        return f"{v:{fmt}}" if np.isfinite(v) else "–"
+
+    head = ["track", "first ping (UTC)", "pings", "mean range (m)", "averaged: kind (p)"]
+    head += ["a (mm)", "b (mm)", "θ (°)", "pings: kind (share)", "median a (mm)"]
+    head += ["median b (mm)", "median θ (°)"]
+    rows = []
+    for k in range(min(int(tracks.sizes["target"]), TRACK_TABLE_ROWS)):
+        number = int(tracks["track"].values[k])
+        first = "–"
+        if "ping_time" in tracks:
+            first = str(np.datetime_as_string(tracks["ping_time"].values[k], unit="s"))
+            first = first.replace("T", " ")
+        kind = f"{tracks['pred_kind'].values[k]}"
+        if "pred_probability" in tracks:
+            kind += f" ({float(tracks['pred_probability'].values[k]):.2f})"
+        consensus = "–"
+        if "majority_pred_kind" in tracks:
+            consensus = str(tracks["majority_pred_kind"].values[k])
+            if member is not None and ds is not None and "pred_kind" in ds:
+                mine = member == number
+                if mine.any():
+                    share = float(np.mean(_kinds(ds)[mine] == consensus))
+                    consensus += f" ({share:.2f})"
+        rows.append(
+            [
+                str(number),
+                first,
+                str(int(tracks["n_pings"].values[k])),
+                value("range", k, 1.0, ".1f"),
+                kind,
+                value("pred_a", k, 1e3, ".1f"),
+                value("pred_b", k, 1e3, ".1f"),
+                value("pred_theta", k, 1.0, ".0f"),
+                consensus,
+                value("median_pred_a", k, 1e3, ".1f"),
+                value("median_pred_b", k, 1e3, ".1f"),
+                value("median_pred_theta", k, 1.0, ".0f"),
+            ]
+        )
+    return _table(head, rows, css="tracks")
+
+
+def _track_figure(tracks: xr.Dataset, index: Sequence[int], classes: Sequence[str]) -> Any:
+    """Averaged TS(f) of the tracks ``index`` (one panel each) with the band of ±
+    ``TS_spread`` (the standard deviation of the members' TS), coloured by the averaged
+    spectrum's predicted kind."""
+    plt = _pyplot()
+    n = len(index)
+    cols = min(3, n)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 2.9 * rows), squeeze=False)
+    f_khz = tracks["frequency"].values / 1e3
+    kinds = _kinds(tracks)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    for ax, k in zip(axes.flat, index, strict=False):
+        colour = _colour(classes, kinds[k]) if kinds[k] in classes else "#555"
+        ts = tracks["TS"].values[k].astype(float)
+        if "TS_spread" in tracks:
+            spread = tracks["TS_spread"].values[k].astype(float)
+            ax.fill_between(f_khz, ts - spread, ts + spread, color=colour, alpha=0.25, lw=0)
+        ax.plot(f_khz, ts, color=colour, lw=1.0)
+        where = [f"track {int(tracks['track'].values[k])}"]
+        if "ping_time" in tracks:
+            where.append(str(np.datetime_as_string(tracks["ping_time"].values[k], unit="s"))[11:])
+        where.append(f"{int(tracks['n_pings'].values[k])} pings")
+        if "range" in tracks:
+            where.append(f"{float(tracks['range'].values[k]):.1f} m")
+        ax.set_title(f"{', '.join(where)}\n{_caption(tracks, k)}", fontsize=7.5)
+        ax.set_xlabel("frequency (kHz)", fontsize=8)
+        ax.set_ylabel("TS (dB re 1 m²)", fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def write_html_report(
     path: Path,
     ds: xr.Dataset | None,
@@ -340,7 +475,9 @@ def write_html_report(
     title: str,
     summary: Sequence[str] = (),
     failures: Sequence[tuple[str, str]] = (),
+    tracks: xr.Dataset | None = None,
 ) -> Path:
     """Write :func:`build_html_report`'s text to ``path`` atomically; return ``path``."""
-    write_text_atomic(path, build_html_report(ds, title=title, summary=summary, failures=failures))
+    text = build_html_report(ds, title=title, summary=summary, failures=failures, tracks=tracks)
+    write_text_atomic(path, text)
     return path

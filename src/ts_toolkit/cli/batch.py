@@ -67,6 +67,16 @@ def batch_command(
     channel: Channels = None,
     calibration: CalibrationFile = None,
     option: SourceOptionPairs = None,
+    tracks: Annotated[
+        bool,
+        typer.Option(
+            "--tracks",
+            help="Follow each file's targets through its pings (alpha-beta tracker, per "
+            "channel) and classify each track's TS(f), averaged in the linear domain, too: "
+            "OUT.tracks.nc and OUT.tracks.csv, a track number per target, a Tracks section "
+            "in the report (docs/tracks.md).",
+        ),
+    ] = False,
     overwrite: Annotated[
         bool, typer.Option(help="Replace existing output files this batch did not write.")
     ] = False,
@@ -75,11 +85,13 @@ def batch_command(
 
     Writes OUT (targets x frequency spectra + predictions), OUT.csv (one row per target),
     OUT-files.csv (one row per file: status, reason, targets, seconds) and a report with
-    size histograms per class. Exit status 1 means the batch completed with failures.
+    size histograms per class; with --tracks also OUT.tracks.nc and OUT.tracks.csv (one row
+    per track). Exit status 1 means the batch completed with failures.
     Run again on a finished batch, it says "already complete" and does nothing.
     """
     from ..batch import WorkStore, run_batch
     from ..batch_report import write_report
+    from ..batch_tracks import tracker_options
     from ..checks import check_scheduler, check_workers
 
     reading = source_options(option, min_ts, min_range, max_range, channel, calibration)
@@ -133,15 +145,17 @@ def batch_command(
             options={
                 "allow_partial": allow_partial,
                 "source": reading,
+                **({"tracks": tracker_options()} if tracks else {}),
             },
             retry_failed=retry_failed,
             on_file=on_file,
             overwrite=overwrite,
         )
     if report.already_complete:
+        tracked = f", {report.n_tracks} tracks" if report.tracked else ""
         console.print(
             f"already complete: {out} ({len(report.outcomes)} files, {report.n_targets} "
-            "targets); nothing to do",
+            f"targets{tracked}); nothing to do",
             markup=False,
             highlight=False,
         )

@@ -244,7 +244,8 @@ def predict_command(
             "--report",
             help="Also write a self-contained HTML report to this .html file: counts, size "
             "and tilt histograms per class, depth against time, a map where the file has "
-            "positions, a TS(f) gallery with intervals and flags.",
+            "positions, a TS(f) gallery with intervals and flags (and, with --tracks, the "
+            "tracks).",
         ),
     ] = None,
     min_ts: MinTs = None,
@@ -349,6 +350,7 @@ def predict_command(
             result,
             title=f"ts-toolkit predict: {path.name}",
             summary=[f"file: {path.name}", f"model: {model.name}", f"single targets: {n}"],
+            tracks=track_result,
         )
         console.print(f"wrote {report}")
 
