@@ -56,6 +56,7 @@ def test_each_arm_has_the_contrast_it_names(ablation):
     np.testing.assert_allclose(c / liq["c_w"].values, 1.04, rtol=1e-14)
 
 
+@pytest.mark.slow  # 4 large liquid spectra, twice: 30-90 s on 2 cores (make bench runs it)
 def test_tied_spectra_are_the_exact_models(ablation):
     liq = ablation._subset(labelled(), "liquid", 4, seed=0)
     tied = ablation.liquid_spectra(liq, "tied", 1.04, workers=1)

@@ -221,6 +221,14 @@ def resolve_model(value: str | Path | None) -> Path:
         if not path.is_file():
             raise InputFileError(f"model file not found: {path}")
         return path
+    if name == "default":
+        default = bundled_model_path()
+        if default is None:
+            raise InputFileError(
+                "no model is bundled with this ts-toolkit (ts_toolkit/data/default.tsm); "
+                "train one with 'ts-toolkit train' and pass it with --model"
+            )
+        return default
     if name not in BUNDLED_MODELS:
         raise InputFileError(
             f"--model {name}: no such file, and not a bundled model ({', '.join(BUNDLED_MODELS)})"
