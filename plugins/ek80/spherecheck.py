@@ -194,46 +194,11 @@ def find_sphere(
 
 def _ping_targets(p: Path, options: dict[str, Any]) -> tuple[np.ndarray, Any, list[list[dict]]]:
     """Frequency grid (Hz), environment and per-ping single targets (seabed removed) of
-    the first FM split-beam channel of ``p``."""
-    from .core import Replica, process_ping
-    from .source import Ek80Source
+    the first FM split-beam channel of ``p`` (its first band and pulse)."""
+    from .spherecal import channel_targets
 
-    opts = Ek80Source().options(**options)
-    det, tsf, bottom = opts.detection(), opts.tsf(), opts.bottom()
-    if p.suffix.lower() == ".json":
-        from .crimac import load_crimac_ping
-
-        try:
-            pings = [load_crimac_ping(p)]
-        except (KeyError, ValueError, TypeError) as exc:
-            raise InputFileError(f"{p} is not a CRIMAC-layout EK80 ping: {exc}") from exc
-    else:
-        from .datagrams import check_framing
-        from .reader import iter_fm_pings
-
-        check_framing(p)
-        pings = iter_fm_pings(p, {}, list(opts.channels) if opts.channels else None)
-    frequency = None
-    env = None
-    per_ping: list[list[dict[str, Any]]] = []
-    first: Any = None
-    for ping in pings:
-        if ping.beam_type == 0 or ping.n_sectors < 3:
-            continue
-        key = (ping.channel, ping.f_start, ping.f_stop, ping.duration, ping.sample_interval)
-        if first is None:
-            first, replica = key, Replica.build(ping)
-        elif key != first:
-            continue  # only the first channel's band and pulse
-        result = process_ping(ping, det, tsf, replica, bottom)
-        if frequency is None:
-            frequency, env = result.frequency, ping.environment
-        for t in result.targets:
-            t.update(channel=ping.channel, ping_time=ping.ping_time)
-        per_ping.append(result.targets)
-    if frequency is None or env is None:
-        raise InputFileError(f"no FM split-beam ping in {p}")
-    return frequency, env, per_ping
+    first = next(iter(channel_targets(p, options).values()))
+    return first["frequency"], first["environment"], first["per_ping"]
 
 
 def plot_sphere_check(check: SphereCheck, out: str | Path) -> Path:
