@@ -10,7 +10,7 @@ e^{iη_n}`` and ``σ_bs = a² |f|² / 4``.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -102,6 +102,17 @@ def water_density(temperature: float, salinity: float) -> float:
         + s**1.5 * (-5.72466e-3 + 1.0227e-4 * t - 1.6546e-6 * t**2)
         + 4.8314e-4 * s**2
     )
+
+
+def sphere_ts_in_water(
+    frequency: npt.ArrayLike, diameter: float, material: str, environment: Any
+) -> np.ndarray:
+    """TS (dB re 1 m²) of a calibration sphere of ``diameter`` (m) and ``material`` (a key
+    of :data:`MATERIALS`) in the water of ``environment`` (``temperature`` °C, ``salinity``
+    PSU, sound speed ``c`` m/s)."""
+    rho_s, c_l, c_t = MATERIALS[material]
+    rho_w = water_density(environment.temperature, environment.salinity)
+    return elastic_sphere_ts(frequency, diameter / 2, rho_s, c_l, c_t, rho_w, environment.c)
 
 
 class ElasticSphere(Simulator):

@@ -42,7 +42,7 @@ from ts_toolkit.errors import InputFileError, InvalidParameterError
 
 from .angles import beam_compensation
 from .sphere import MATERIALS
-from .spherecheck import NoSphereError, find_sphere
+from .spherecheck import NoSphereError, find_sphere, strongest_in_window
 
 
 @dataclass
@@ -369,7 +369,7 @@ def sphere_calibration(
     ``options``: the ek80 source's reading options
     (``min_ts`` defaults to −80 dB). Raises :class:`.spherecheck.NoSphereError` when a
     channel has no sphere echo."""
-    from .sphere import elastic_sphere_ts, water_density
+    from .sphere import sphere_ts_in_water
 
     key = material.lower()
     if key not in MATERIALS:
@@ -398,29 +398,14 @@ def sphere_calibration(
                 )
             else:
                 merged[channel]["per_ping"] += data["per_ping"]
-    rho_s, c_l, c_t = MATERIALS[key]
     name = f"{diameter * 1e3:g} mm {key.upper()} sphere"
     results = []
     for channel, data in merged.items():
         env = data["environment"]
-        theory = elastic_sphere_ts(
-            data["frequency"],
-            diameter / 2,
-            rho_s,
-            c_l,
-            c_t,
-            water_density(env.temperature, env.salinity),
-            env.c,
-        )
+        theory = sphere_ts_in_water(data["frequency"], diameter, key, env)
         per_ping = data["per_ping"]
         if range_min is not None or range_max is not None:
-            lo = -np.inf if range_min is None else range_min
-            hi = np.inf if range_max is None else range_max
-            detections = []
-            for targets in per_ping:
-                inside = [t for t in targets if lo <= t["range"] <= hi]
-                if inside:
-                    detections.append(max(inside, key=lambda t: t["TS_centre"]))
+            detections, lo, hi = strongest_in_window(per_ping, range_min, range_max)
             if not detections:
                 raise NoSphereError(
                     f"channel {channel}: no echo between {lo:g} and {hi:g} m in "

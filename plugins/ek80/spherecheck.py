@@ -90,7 +90,7 @@ def sphere_check(
     pings may lie; ``options``: detection/TS(f)/seabed settings (see the ek80 source;
     ``min_ts`` defaults to −80 dB). Raises :class:`NoSphereError` when no echo matches.
     """
-    from .sphere import elastic_sphere_ts, water_density
+    from .sphere import sphere_ts_in_water
 
     if material.lower() not in MATERIALS:
         raise InvalidParameterError(
@@ -100,29 +100,14 @@ def sphere_check(
         raise InvalidParameterError(f"sphere diameter {diameter * 1e3:g} mm is outside 1-200 mm")
     if tolerance <= 0:
         raise InvalidParameterError(f"tolerance must be positive, got {tolerance:g} dB")
-    rho_s, c_l, c_t = MATERIALS[material.lower()]
     p = Path(path)
     options.setdefault("min_ts", -80.0)
     frequency, env, per_ping = _ping_targets(p, options)
-    theory = elastic_sphere_ts(
-        frequency,
-        diameter / 2,
-        rho_s,
-        c_l,
-        c_t,
-        water_density(env.temperature, env.salinity),
-        env.c,
-    )
+    theory = sphere_ts_in_water(frequency, diameter, material.lower(), env)
     name = f"{diameter * 1e3:g} mm {material.upper()} sphere"
     label = f"{name}, {p.name}"
     if range_min is not None or range_max is not None:
-        lo = -np.inf if range_min is None else range_min
-        hi = np.inf if range_max is None else range_max
-        detections = []
-        for targets in per_ping:
-            inside = [t for t in targets if lo <= t["range"] <= hi]
-            if inside:
-                detections.append(max(inside, key=lambda t: t["TS_centre"]))
+        detections, lo, hi = strongest_in_window(per_ping, range_min, range_max)
         if not detections:
             raise InputFileError(f"no sphere echo found in {p} between {lo:g} and {hi:g} m")
         measured = np.stack([d["TS"] for d in detections])
@@ -132,6 +117,21 @@ def sphere_check(
     detections, selection = find_sphere(per_ping, theory, name, tolerance, gate)
     measured = np.stack([d["TS"] for d in detections])
     return SphereCheck(frequency, measured, theory, detections, label, selection)
+
+
+def strongest_in_window(
+    per_ping: list[list[dict[str, Any]]], range_min: float | None, range_max: float | None
+) -> tuple[list[dict[str, Any]], float, float]:
+    """The strongest echo (by ``TS_centre``) of each ping between ``range_min`` and
+    ``range_max`` (m; None: open), and the window's ends (±inf where open)."""
+    lo = -np.inf if range_min is None else range_min
+    hi = np.inf if range_max is None else range_max
+    detections = []
+    for targets in per_ping:
+        inside = [t for t in targets if lo <= t["range"] <= hi]
+        if inside:
+            detections.append(max(inside, key=lambda t: t["TS_centre"]))
+    return detections, lo, hi
 
 
 def match_score(ts: np.ndarray, theory: np.ndarray) -> float:

@@ -19,7 +19,7 @@ import numpy as np
 
 from ts_toolkit.errors import InvalidParameterError
 
-from ..sphere import MATERIALS, elastic_sphere_ts, water_density
+from ..sphere import MATERIALS, sphere_ts_in_water
 from .settings import SURVEY_WATER, ChannelSettings, SurveySettings, default_channels
 from .survey import Survey, SyntheticTarget, _spawned, analysis_grid
 
@@ -68,17 +68,8 @@ def make_sphere_survey(
         narrowest = min(float(c.model.beamwidths(np.array([c.model.f_stop]))[0]) for c in chans)
         max_angle = 0.4 * narrowest
     env = SURVEY_WATER
-    rho_s, c_l, c_t = MATERIALS[key]
     frequency = analysis_grid(chans, ts_step)
-    ts = elastic_sphere_ts(
-        frequency,
-        diameter / 2,
-        rho_s,
-        c_l,
-        c_t,
-        water_density(env.temperature, env.salinity),
-        env.c,
-    )
+    ts = sphere_ts_in_water(frequency, diameter, key, env)
     along, athwart = grid_angles(grid, max_angle)
     (rng,) = _spawned(seed + 104729, 1)
     ranges = sphere_range + rng.uniform(-range_jitter, range_jitter, along.size)
