@@ -93,6 +93,13 @@ class ChannelCalibration:
     label: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
+    @classmethod
+    def from_table(cls, table: dict[str, np.ndarray], **identity: Any) -> ChannelCalibration:
+        """From a table (``frequency``, ``gain`` and any of the other quantities, by field
+        name) and the channel's identity and label (keywords)."""
+        optional = ("beamwidth_along", "beamwidth_athwart", "offset_along", "offset_athwart")
+        return cls(table["frequency"], table["gain"], *(table.get(k) for k in optional), **identity)
+
     def applied_to(self, cal: Calibration) -> Calibration:
         """``cal`` with this file's table: its gain and, where the file has them, beam
         widths and offsets; quantities the file lacks come from ``cal`` evaluated at the
@@ -281,13 +288,8 @@ def parse_xml(text: str, p: Path) -> list[ChannelCalibration]:
             name = xdcr.get("TransducerName")
             nominal = xdcr.get("Frequency")
             entries.append(
-                ChannelCalibration(
-                    table["frequency"],
-                    table["gain"],
-                    table.get("beamwidth_along"),
-                    table.get("beamwidth_athwart"),
-                    table.get("offset_along"),
-                    table.get("offset_athwart"),
+                ChannelCalibration.from_table(
+                    table,
                     channel_id=cid,
                     transducer_name=name,
                     frequency_nominal=_float(nominal, f"{where} Frequency", p)
@@ -389,13 +391,8 @@ def parse_ecs(text: str, p: Path) -> list[ChannelCalibration]:
             )
         nominal = _float(merged["Frequency"], f"{where} Frequency", p) * 1e3
         entries.append(
-            ChannelCalibration(
-                table["frequency"],
-                table["gain"],
-                table.get("beamwidth_along"),
-                table.get("beamwidth_athwart"),
-                table.get("offset_along"),
-                table.get("offset_athwart"),
+            ChannelCalibration.from_table(
+                table,
                 frequency_nominal=nominal,
                 label=f"{where} ({nominal / 1e3:g} kHz)",
             )
