@@ -62,7 +62,7 @@ def _khz_range(f: np.ndarray) -> str:
     return f"{f.min() / 1e3:g}-{f.max() / 1e3:g} kHz ({f.size} points)"
 
 
-def _bands(f: np.ndarray, measured: np.ndarray) -> list[tuple[float, float]]:
+def measured_bands(f: np.ndarray, measured: np.ndarray) -> list[tuple[float, float]]:
     """Contiguous runs of measured frequencies as (low, high) Hz."""
     runs, start = [], None
     for i, ok in enumerate(measured):
@@ -73,6 +73,11 @@ def _bands(f: np.ndarray, measured: np.ndarray) -> list[tuple[float, float]]:
             runs.append((float(f[start]), float(f[stop])))
             start = None
     return runs
+
+
+def _bands_text(f: np.ndarray, measured: np.ndarray) -> str:
+    """The measured bands as text in kHz ("34-45, 90-170"; empty if none)."""
+    return ", ".join(f"{lo / 1e3:g}-{hi / 1e3:g}" for lo, hi in measured_bands(f, measured))
 
 
 def to_model_grid(spectra: xr.Dataset, grid: np.ndarray, allow_partial: bool = False) -> xr.Dataset:
@@ -96,7 +101,7 @@ def to_model_grid(spectra: xr.Dataset, grid: np.ndarray, allow_partial: bool = F
     moved = {name: np.full((ts.shape[0], grid.size), np.nan) for name in values}
     for t in range(ts.shape[0]):
         measured = np.isfinite(ts[t])
-        for lo, hi in _bands(f, measured):
+        for lo, hi in measured_bands(f, measured):
             inside = (grid >= lo - 1e-6) & (grid <= hi + 1e-6)
             sel = measured & (f >= lo) & (f <= hi)
             if inside.any():
@@ -106,7 +111,9 @@ def to_model_grid(spectra: xr.Dataset, grid: np.ndarray, allow_partial: bool = F
     covered = np.isfinite(out).any(axis=0) if out.shape[0] else np.zeros(grid.size, bool)
     if not allow_partial and not covered.all():
         measured_any = np.isfinite(ts).any(axis=0)
-        bands = ", ".join(f"{lo / 1e3:g}-{hi / 1e3:g}" for lo, hi in _bands(f, measured_any))
+        bands = ", ".join(
+            f"{lo / 1e3:g}-{hi / 1e3:g}" for lo, hi in measured_bands(f, measured_any)
+        )
         raise ModelMismatchError(
             f"the data's bands ({bands or 'none'} kHz) do not cover the model's grid "
             f"{_khz_range(grid)}: {int((~covered).sum())} model frequencies unmeasured; "
@@ -132,7 +139,8 @@ def check_coverage(model: Any, on_grid: xr.Dataset) -> None:
     if low.any():
         f = np.asarray(on_grid["frequency"].values, dtype=float)
         bands = ", ".join(
-            f"{lo / 1e3:g}-{hi / 1e3:g}" for lo, hi in _bands(f, np.isfinite(ts).any(axis=0))
+            f"{lo / 1e3:g}-{hi / 1e3:g}"
+            for lo, hi in measured_bands(f, np.isfinite(ts).any(axis=0))
         )
         raise ModelMismatchError(
             f"{int(low.sum())} of {low.size} targets measure {100 * cover.min():.0f}-"

@@ -15,22 +15,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .apply import measured_bands
 from .outputs import atomic_output
 from .plotting import _pyplot
-
-
-def _bands(f: np.ndarray, measured: np.ndarray) -> list[tuple[float, float]]:
-    """Contiguous runs of measured frequencies, as (low, high) Hz."""
-    out: list[tuple[float, float]] = []
-    start = None
-    for i, m in enumerate(measured):
-        if m and start is None:
-            start = i
-        if start is not None and (not m or i == f.size - 1):
-            stop = i if m else i - 1
-            out.append((float(f[start]), float(f[stop])))
-            start = None
-    return out
 
 
 def _pred(ds: xr.Dataset, name: str, i: int) -> Any:
@@ -92,7 +79,7 @@ def plot_target_fits(
         lo, hi = f_meas[measured].min(), f_meas[measured].max()
         f_fit = f_model[(f_model >= lo) & (f_model <= hi)]
         fig, ax = plt.subplots(figsize=(7.5, 4.2))
-        for b_lo, b_hi in _bands(f_meas, measured):
+        for b_lo, b_hi in measured_bands(f_meas, measured):
             ax.axvspan(b_lo / 1e3, b_hi / 1e3, color="0.92", zorder=0)
         ax.plot(f_meas / 1e3, ts_meas[i], ".", ms=3, color="0.2", label="measured")
         kind = str(_pred(inverted, "kind", i))
