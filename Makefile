@@ -46,8 +46,12 @@ endif
 demo: venv
 	$(BIN)/ts-toolkit demo
 
+# Test processes (pytest-xdist): one per logical CPU by default; a test file's tests share one process
+# (its module fixtures are made once). TEST_WORKERS=0 runs everything in this process.
+TEST_WORKERS ?= logical
+
 test: venv
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 	$(MAKE) test313
 
 test313: venv313
