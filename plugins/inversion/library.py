@@ -132,9 +132,7 @@ def scale_ladder(frequency: np.ndarray, measured: np.ndarray, scale_step: float)
     return np.exp(logs)
 
 
-def interpolation_weights(
-    frequency: np.ndarray, at: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def interpolation_weights(frequency: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Linear interpolation of a spectrum on ``frequency`` (F,) at ``at`` (N,), all within
     it: the lower grid index (N,) and the weight of the upper neighbour (N,)."""
     pos = np.interp(at, frequency, np.arange(frequency.size, dtype=float))
