@@ -188,13 +188,21 @@ def _real_sphere_spectra() -> dict[str, np.ndarray | tuple]:
             raw = Path(tmp) / (Path(src).stem + ".raw")
             if not raw.exists():
                 subprocess.run(
-                    ["ts-toolkit", "ek80-json-to-raw", str(real / src), "--out", str(raw)],
+                    [
+                        sys.executable,
+                        "-m",
+                        "ts_toolkit",
+                        "ek80-json-to-raw",
+                        str(real / src),
+                        "--out",
+                        str(raw),
+                    ],
                     check=True,
                     capture_output=True,
                 )
             nc = Path(tmp) / f"{name.split()[0]}.nc"
             subprocess.run(
-                ["ts-toolkit", "extract", str(raw), "--out", str(nc), "--min-range", str(r0),
+                [sys.executable, "-m", "ts_toolkit", "extract", str(raw), "--out", str(nc), "--min-range", str(r0),
                  "--max-range", str(r1), "--min-ts", "-60"],
                 check=True,
                 capture_output=True,
