@@ -6,6 +6,12 @@ with 1 dB Gaussian TS noise: accuracy, R² of theta/a/b/alpha, coverage of the 9
 intervals, the fraction flagged by the misfit, and the inversion's time per target (one
 core; median).
 
+``--part coverage``: the coverage of the inversion's 90 % intervals of theta, a and b on the
+whole test split (3,000 targets), on both bands, clean and with 1 dB noise.
+
+``--part speed``: CPU seconds per target on 45-260 kHz (``--n`` test targets, one at a time
+and in one call).
+
 ``--part ood``: the misfit, and the flag, on spectra no spheroid of the space explains:
 simulated fluid spheres (gas and liquid, Table I's radii and materials), elastic WC
 spheres (the 38.1 mm sphere in 10 waters, 6 other sizes), pure noise, and the real sphere
@@ -13,6 +19,8 @@ echoes of the shared EK80 files (WC35 at 90-170 kHz, WC22 and WC57.2 at 34-45 kH
 
     OMP_NUM_THREADS=1 python scripts/bench_inversion.py --part table --n 200
     OMP_NUM_THREADS=1 python scripts/bench_inversion.py --part ood
+    OMP_NUM_THREADS=1 python scripts/bench_inversion.py --part coverage
+    OMP_NUM_THREADS=1 python scripts/bench_inversion.py --part speed --n 30 --seed 5
 """
 
 from __future__ import annotations
@@ -96,6 +104,74 @@ def table_part(n: int, seed: int) -> list[dict]:
     return rows
 
 
+def coverage_part(seed: int) -> list[dict]:
+    """Coverage of the 90 % intervals on the whole held-out test split (the intervals come
+    from the library posterior alone, so no refinement is needed to measure them)."""
+    import xarray as xr
+
+    from ts_toolkit.learn.data import restrict_to_grid
+    from ts_toolkit.learn.evaluation import add_db_noise
+    from ts_toolkit.learn.split import split_dataset
+    from ts_toolkit.modelfile import load_model, resolve_model
+
+    inv = load_model(resolve_model("inversion"))
+    ds = xr.open_dataset(SHARED / "data" / "table1.nc").load()
+    test = ds.isel(target=split_dataset(ds, 1).test)
+    rows = []
+    for noise in (0.0, 1.0):
+        sub = add_db_noise(test, noise, seed) if noise else test
+        sub = restrict_to_grid(sub, np.asarray(inv.frequency))
+        f = sub["frequency"].values
+        for band, (lo, hi) in BANDS.items():
+            ts = np.where((f >= lo) & (f <= hi), sub["TS"].transpose("target", "frequency"), np.nan)
+            res = inv.invert(ts, refine=False)
+            row = {"band_khz": band, "noise_db": noise, "n": int(ts.shape[0])}
+            for name in ("theta", "a", "b"):
+                t = sub[name].values
+                hit = (t >= res[f"{name}_low"]) & (t <= res[f"{name}_high"])
+                row[f"cover_{name}"] = float(hit.mean())
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    return rows
+
+
+def speed_part(n: int, seed: int) -> list[dict]:
+    """CPU time (``time.process_time``: one process; run with OMP_NUM_THREADS=1) per target
+    on 45-260 kHz, ``n`` test targets predicted one at a time, and all in one call."""
+    import xarray as xr
+
+    from ts_toolkit.learn.split import split_dataset
+    from ts_toolkit.modelfile import load_model, resolve_model
+
+    inv = load_model(resolve_model("inversion"))
+    ds = xr.open_dataset(SHARED / "data" / "table1.nc").load()
+    test = split_dataset(ds, 1).test
+    sub = ds.isel(target=np.sort(np.random.default_rng(seed).choice(test, n, replace=False)))
+    f = sub["frequency"].values
+    sub["TS"] = sub["TS"].where((f >= 45e3) & (f <= 260e3))
+    inv.predict(sub.isel(target=[0]))  # compiled code loaded before timing
+    cpu, wall = [], []
+    for i in range(n):
+        c0, w0 = time.process_time(), time.perf_counter()
+        inv.predict(sub.isel(target=[i]))
+        cpu.append(time.process_time() - c0)
+        wall.append(time.perf_counter() - w0)
+    c0 = time.process_time()
+    inv.predict(sub)
+    batched = (time.process_time() - c0) / n
+    row = {
+        "band_khz": "45-260",
+        "n": n,
+        "cpu_s_median": float(np.median(cpu)),
+        "cpu_s_p90": float(np.quantile(cpu, 0.9)),
+        "wall_s_median": float(np.median(wall)),
+        "cpu_s_per_target_batched": float(batched),
+        "load_average_1min_end": os.getloadavg()[0],
+    }
+    print(json.dumps(row), flush=True)
+    return [row]
+
+
 def _real_sphere_spectra() -> dict[str, np.ndarray | tuple]:
     """(frequency, TS) of the sphere echoes of the shared real files, via the CLI."""
     import xarray as xr
@@ -112,13 +188,21 @@ def _real_sphere_spectra() -> dict[str, np.ndarray | tuple]:
             raw = Path(tmp) / (Path(src).stem + ".raw")
             if not raw.exists():
                 subprocess.run(
-                    ["ts-toolkit", "ek80-json-to-raw", str(real / src), "--out", str(raw)],
+                    [
+                        sys.executable,
+                        "-m",
+                        "ts_toolkit",
+                        "ek80-json-to-raw",
+                        str(real / src),
+                        "--out",
+                        str(raw),
+                    ],
                     check=True,
                     capture_output=True,
                 )
             nc = Path(tmp) / f"{name.split()[0]}.nc"
             subprocess.run(
-                ["ts-toolkit", "extract", str(raw), "--out", str(nc), "--min-range", str(r0),
+                [sys.executable, "-m", "ts_toolkit", "extract", str(raw), "--out", str(nc), "--min-range", str(r0),
                  "--max-range", str(r1), "--min-ts", "-60"],
                 check=True,
                 capture_output=True,
@@ -179,12 +263,15 @@ def ood_part(seed: int) -> list[dict]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--part", choices=("table", "ood"), required=True)
+    ap.add_argument("--part", choices=("table", "ood", "coverage", "speed"), required=True)
     ap.add_argument("--n", type=int, default=200, help="test targets (table part)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, help="write the rows as JSON here")
     args = ap.parse_args()
-    rows = table_part(args.n, args.seed) if args.part == "table" else ood_part(args.seed)
+    parts = {"table": lambda: table_part(args.n, args.seed), "ood": lambda: ood_part(args.seed)}
+    parts["coverage"] = lambda: coverage_part(args.seed)
+    parts["speed"] = lambda: speed_part(args.n, args.seed)
+    rows = parts[args.part]()
     if args.out:
         args.out.write_text(json.dumps(rows, indent=1))
 

@@ -82,6 +82,45 @@ def test_held_out_spectra_intervals_and_misfit(spectra, fitted):
     assert set(out.attrs) >= {"misfit_threshold_db", "tau_db"}
 
 
+def test_scaled_search_equals_interpolating_the_library(fitted):
+    """The search's matrix-product form gives the misfits of the interpolated, scaled
+    library members (computed here directly), on a band with a gap."""
+    from ts_toolkit_plugins.inversion.library import scale_ladder, scaled_search
+
+    _, model = fitted
+    lib = model.library_
+    f = lib.frequency
+    measured = ((f >= 60e3) & (f <= 120e3)) | ((f >= 150e3) & (f <= 200e3))
+    rng = np.random.default_rng(1)
+    ts = lib.ts[[2, 5]] + rng.normal(0.0, 1.0, (2, f.size))
+    ts[:, ~measured] = np.nan
+    rms, scale = scaled_search(lib, ts, measured, 0.06)
+    want = np.full_like(rms, np.inf)
+    lo = {g: lib.bounds(g)[0][0] for g in (True, False)}
+    hi = {g: lib.bounds(g)[1][0] for g in (True, False)}
+    for c in scale_ladder(f, measured, 0.06):
+        scaled = np.stack([np.interp(c * f[measured], f, row) for row in lib.ts]) + 20 * np.log10(c)
+        r = np.sqrt(((ts[:, None, measured] - scaled[None]) ** 2).mean(axis=2))
+        req = lib.params[:, 0] * c
+        inside = np.array([lo[g] <= q <= hi[g] for g, q in zip(lib.gas, req)])
+        r[:, ~inside] = np.inf
+        want = np.minimum(want, r)
+    assert scale_ladder(f, measured, 0.06).size > 3
+    np.testing.assert_allclose(rms[np.isfinite(want)], want[np.isfinite(want)], atol=1e-9)
+    assert np.array_equal(np.isinf(rms), np.isinf(want))
+    assert np.all((scale > 0.5) & (scale < 3.0))
+
+
+def test_posterior_only_gives_the_same_intervals(fitted):
+    _, model = fitted
+    ts = model.library_.ts[10:12] + np.random.default_rng(2).normal(0.0, 1.0, (2, 1))
+    full = model.invert(ts)
+    post = model.invert(ts, refine=False)
+    for name in ("theta_low", "a_high", "b_low", "p_gas", "llr"):
+        np.testing.assert_array_equal(post[name], full[name])
+    assert np.isnan(post["misfit"]).all() and np.isfinite(full["misfit"]).all()
+
+
 def test_any_band_and_noise_flagged(fitted):
     _, model = fitted
     lib = model.library_

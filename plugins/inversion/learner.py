@@ -164,11 +164,12 @@ class InversionLearner(SpectraLearner):
         return float(np.quantile(misfits, float(self.settings["ood_quantile"]))), misfits
 
     # -- predicting ------------------------------------------------------------------------
-    def invert(self, ts: np.ndarray) -> dict[str, np.ndarray]:
+    def invert(self, ts: np.ndarray, refine: bool = True) -> dict[str, np.ndarray]:
         """Invert TS (T, F) dB on the model grid (NaN = unmeasured): per target the
         posterior kind probabilities, gas/liquid log-likelihood ratio, interval bounds, and
         the refined fit (Req, alpha, theta, g, h) and its misfit: RMS dB over every measured
-        bin (an unconverged bin counts as 30 dB)."""
+        bin (an unconverged bin counts as 30 dB). ``refine=False``: the library posterior
+        only (fit and misfit NaN; for measuring the intervals on many targets)."""
         lib = self.library_
         assert lib is not None and self.tau_db_ is not None
         ts = np.asarray(ts, float)
@@ -196,7 +197,7 @@ class InversionLearner(SpectraLearner):
         for rows in groups.values():
             for start in range(0, len(rows), 64):
                 idx = np.asarray(rows[start : start + 64])
-                self._invert_group(ts[idx], measured[idx[0]], idx, out, values, q)
+                self._invert_group(ts[idx], measured[idx[0]], idx, out, values, q, refine)
         return out
 
     def _invert_group(
@@ -207,6 +208,7 @@ class InversionLearner(SpectraLearner):
         out: dict[str, np.ndarray],
         values: dict[str, np.ndarray],
         q: np.ndarray,
+        refine: bool = True,
     ) -> None:
         lib = self.library_
         assert lib is not None and self.tau_db_ is not None
@@ -223,6 +225,8 @@ class InversionLearner(SpectraLearner):
             out[f"{name}_low"][idx] = b[:, 0]
             out[f"{name}_median"][idx] = b[:, 1]
             out[f"{name}_high"][idx] = b[:, 2]
+        if not refine:
+            return
         srms, sscale = scaled_search(lib, ts, mask, float(self.settings["scale_step"]))
         bins = pick_bins(mask, int(self.settings["fit_bins"]))
         f_bins = lib.frequency[bins]

@@ -18,7 +18,6 @@ import numpy as np
 from ts_toolkit.errors import InputFileError
 
 from .refine import FIT_NAMES
-from .search import sum_squared_errors
 
 
 @dataclass
@@ -35,6 +34,8 @@ class Library:
 
     def __post_init__(self) -> None:
         self.ts_sq = self.ts**2
+        #: products of neighbouring bins (L, F - 1), for the interpolated search
+        self.ts_cross = self.ts[:, :-1] * self.ts[:, 1:]
 
     @property
     def a(self) -> np.ndarray:
@@ -119,6 +120,30 @@ class Candidate:
     params: np.ndarray
 
 
+def scale_ladder(frequency: np.ndarray, measured: np.ndarray, scale_step: float) -> np.ndarray:
+    """The size scalings (S,) tried by :func:`scaled_search`: 1, then down and up in steps of
+    ``scale_step`` (fraction) as far as the measured bins stay on the grid ``frequency``."""
+    fm = frequency[measured]
+    lo_c, hi_c = frequency[0] / fm.min(), frequency[-1] / fm.max()
+    step = np.log1p(scale_step)
+    logs = np.concatenate(
+        [np.arange(0.0, np.log(lo_c) - 1e-12, -step), np.arange(step, np.log(hi_c) + 1e-12, step)]
+    )
+    return np.exp(logs)
+
+
+def interpolation_weights(frequency: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Linear interpolation of a spectrum on ``frequency`` (F,) at ``at`` (N,), all within
+    it: the lower grid index (N,) and the weight of the upper neighbour (N,)."""
+    pos = np.interp(at, frequency, np.arange(frequency.size, dtype=float))
+    i0 = np.minimum(pos.astype(int), frequency.size - 2)
+    return i0, pos - i0
+
+
+#: Columns (scalings x targets) per matrix product in :func:`scaled_search`.
+SEARCH_COLUMNS = 256
+
+
 def scaled_search(
     lib: Library, ts: np.ndarray, measured: np.ndarray, scale_step: float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -126,36 +151,64 @@ def scaled_search(
     scaling, and that scaling (T, L).
 
     ``ts`` (T, F) dB on the library grid, all targets measured on the bins ``measured``
-    (F,) bool. Scales run from the smallest to the largest that keep the measured bins on
-    the library grid, in steps of ``scale_step`` (fraction, e.g. 0.06), 1 included; a scaled
-    member whose Req leaves its kind's bounds is skipped (misfit inf)."""
+    (F,) bool. Scales: :func:`scale_ladder`; a scaled member whose Req leaves its kind's
+    bounds is skipped (misfit inf).
+
+    The scaled member at measured bin i is s_i = (1 − w_i) l[j_i] + w_i l[j_i + 1] + d
+    (linear interpolation at c·f_i, d = 20 log10 c), so its squared error to x is
+    Σ x² − 2 Σ x_i s_i + Σ s_i², and each sum is the library times a vector on the grid:
+    Σ x_i s_i = l·P(x) + d Σ x, Σ s_i = l·P(1) + n d and
+    Σ (s_i − d)² = l²·U + (l[j] l[j + 1])·V, with P, U, V the interpolation weights
+    gathered per grid bin. The library is read in a few matrix products for all scalings
+    (no interpolated copy of it), with the same misfits as interpolating it.
+    """
     f = lib.frequency
     fm = f[measured]
-    x = ts[:, measured]
-    lo_c, hi_c = f[0] / fm.min(), f[-1] / fm.max()
-    step = np.log1p(scale_step)
-    logs = np.concatenate(
-        [np.arange(0.0, np.log(lo_c) - 1e-12, -step), np.arange(step, np.log(hi_c) + 1e-12, step)]
-    )
+    x = np.asarray(ts, float)[:, measured]
+    n_t, n_f, n_m = x.shape[0], f.size, fm.size
+    scales = scale_ladder(f, measured, scale_step)
+    n_s = scales.size
     bounds = {g: lib.bounds(g) for g in (True, False)}
     req_lo = np.where(lib.gas, bounds[True][0][0], bounds[False][0][0])
     req_hi = np.where(lib.gas, bounds[True][1][0], bounds[False][1][0])
-    grid = np.arange(f.size, dtype=float)
-    best_rms = np.full((ts.shape[0], lib.ts.shape[0]), np.inf)
+    # per scaling: where the measured bins land on the grid
+    proj_x = np.zeros((n_s, n_f, n_t))  # P(x) per target
+    proj_1 = np.zeros((n_f, n_s))  # P(1)
+    sq_u = np.zeros((n_f, n_s))
+    sq_v = np.zeros((n_f - 1, n_s))
+    for s, c in enumerate(scales):
+        i0, w = interpolation_weights(f, c * fm)
+        np.add.at(proj_x[s], i0, (1.0 - w)[:, None] * x.T)
+        np.add.at(proj_x[s], i0 + 1, w[:, None] * x.T)
+        proj_1[:, s] = np.bincount(i0, 1.0 - w, n_f) + np.bincount(i0 + 1, w, n_f)
+        sq_u[:, s] = np.bincount(i0, (1.0 - w) ** 2, n_f) + np.bincount(i0 + 1, w**2, n_f)
+        sq_v[:, s] = np.bincount(i0, 2.0 * (1.0 - w) * w, n_f - 1)
+    d = 20.0 * np.log10(scales)  # (S,)
+    sum_l = lib.ts @ proj_1  # (L, S)
+    sum_l2 = lib.ts_sq @ sq_u + lib.ts_cross @ sq_v  # (L, S)
+    base = sum_l2 + 2.0 * d * sum_l + n_m * d**2  # Σ s_i² (L, S)
+    sum_x = x.sum(axis=1)  # (T,)
+    sum_x2 = (x**2).sum(axis=1)
+    inside = (lib.params[:, 0, None] * scales >= req_lo[:, None]) & (
+        lib.params[:, 0, None] * scales <= req_hi[:, None]
+    )  # (L, S)
+    best_rms = np.full((n_t, lib.ts.shape[0]), np.inf)
     best_scale = np.ones_like(best_rms)
-    for log_c in logs:
-        c = float(np.exp(log_c))
-        pos = np.interp(c * fm, f, grid)
-        i0 = np.minimum(pos.astype(int), f.size - 2)
-        w = pos - i0
-        scaled = lib.ts[:, i0] * (1.0 - w) + lib.ts[:, i0 + 1] * w + 20.0 * np.log10(c)
-        inside = (lib.params[:, 0] * c >= req_lo) & (lib.params[:, 0] * c <= req_hi)
-        sse, n = sum_squared_errors(scaled, scaled**2, x)
-        rms = np.sqrt(sse / np.maximum(n, 1)[:, None])
-        rms[:, ~inside] = np.inf
-        better = rms < best_rms
-        best_rms[better] = rms[better]
-        best_scale[better] = c
+    per = max(1, SEARCH_COLUMNS // max(n_t, 1))
+    for s0 in range(0, n_s, per):
+        sl = slice(s0, min(s0 + per, n_s))
+        k = sl.stop - sl.start
+        cross = lib.ts @ proj_x[sl].transpose(1, 0, 2).reshape(n_f, k * n_t)  # (L, k T)
+        cross = cross.reshape(-1, k, n_t)
+        for j in range(k):
+            s = s0 + j
+            sx = cross[:, j, :].T + d[s] * sum_x[:, None]  # Σ x_i s_i (T, L)
+            sse = np.maximum(sum_x2[:, None] - 2.0 * sx + base[:, s], 0.0)
+            rms = np.sqrt(sse / n_m)
+            rms[:, ~inside[:, s]] = np.inf
+            better = rms < best_rms
+            best_rms[better] = rms[better]
+            best_scale[better] = scales[s]
     return best_rms, best_scale
 
 

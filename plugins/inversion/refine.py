@@ -9,6 +9,7 @@ the best parameters seen are kept, so the result is never worse than the start.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -35,16 +36,23 @@ class Fit:
         return float(self.params[0] / self.params[1] ** (1.0 / 3.0))
 
 
-def spheroid_ts(frequency: np.ndarray, params: np.ndarray, c_w: float) -> np.ndarray:
+def spheroid_ts(
+    frequency: np.ndarray, params: np.ndarray, c_w: float, repeated: Any = None
+) -> np.ndarray:
     """Exact TS (dB re 1 m²) of a fluid prolate spheroid at ``frequency`` (Hz); ``params`` as
-    :data:`FIT_NAMES`. Unconverged bins are NaN."""
+    :data:`FIT_NAMES`. Unconverged bins are NaN. ``repeated``: a
+    :class:`~ts_toolkit_plugins.spheroid.warm.RepeatedSpectrum` on ``frequency`` that
+    evaluates it (warm-started from its earlier calls), else one cold evaluation."""
     from ts_toolkit_plugins.spheroid.prolate import backscatter_amplitude
 
     req, alpha, theta, g, h = (float(v) for v in params)
     a = req * alpha ** (2.0 / 3.0)
     b = req / alpha ** (1.0 / 3.0)
     rho_w = 1000.0  # only the ratios g, h enter the fluid boundary conditions
-    fbs, ok = backscatter_amplitude(frequency, a, b, theta, g * rho_w, h * c_w, rho_w, c_w)
+    if repeated is not None:
+        fbs, ok = repeated(a, b, theta, g * rho_w, h * c_w, rho_w, c_w)
+    else:
+        fbs, ok = backscatter_amplitude(frequency, a, b, theta, g * rho_w, h * c_w, rho_w, c_w)
     with np.errstate(divide="ignore", invalid="ignore"):
         ts = 20.0 * np.log10(np.abs(fbs))
     ts[~ok] = np.nan
@@ -80,6 +88,9 @@ def refine(
     other bound holds that parameter fixed (the gas kind's sound-speed contrast)."""
     from scipy.optimize import least_squares
 
+    from ts_toolkit_plugins.spheroid.warm import RepeatedSpectrum
+
+    repeated = RepeatedSpectrum(frequency)
     free = upper > lower
     log = np.array([True, True, False, True, True])
     lo_t = np.where(log, np.log(lower), lower)
@@ -99,7 +110,7 @@ def refine(
             raise _Budget
         best["n"] += 1
         p = params_of(z)
-        r = spheroid_ts(frequency, p, c_w) - ts
+        r = spheroid_ts(frequency, p, c_w, repeated) - ts
         r = np.where(np.isfinite(r), r, 30.0)  # an unconverged bin counts as a bad fit
         rms = float(np.sqrt(np.mean(r**2)))
         if rms < best["rms"]:

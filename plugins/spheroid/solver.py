@@ -352,7 +352,18 @@ def _store(
 @njit(cache=True)
 def _rotate(hist_n: np.ndarray, slots: np.ndarray, hist_c: np.ndarray, c: float) -> None:
     """End of a frequency: the current slot becomes 'previous', the oldest is reused (no
-    copies; the reused slot is emptied by zeroing its counts)."""
+    copies; the reused slot is emptied by zeroing its counts).
+
+    When ``c`` equals the previous c (repeated evaluations at one frequency in a fit, where
+    only theta or the density contrast moved), the current slot replaces the previous one
+    and the one before is kept: two distinct c values stay in the history, so the next
+    prediction can extrapolate (two equal ones would give a constant prediction)."""
+    if c == hist_c[0]:
+        last = slots[0]
+        slots[0] = slots[2]
+        slots[2] = last
+        hist_n[last, :] = 0
+        return
     oldest = slots[1]
     slots[1] = slots[0]
     slots[0] = slots[2]
