@@ -50,3 +50,51 @@ def test_four_sector_phase_is_the_plain_formula_to_the_last_bit(scale: float) ->
     np.testing.assert_array_equal(al, ref_al)
     np.testing.assert_array_equal(at, ref_at)
     np.testing.assert_array_equal(y_pc, before)  # the input is not changed
+
+
+def _reference_complex_sectors(real: np.ndarray, imag: np.ndarray) -> np.ndarray | None:
+    """:func:`.reader._complex_sectors` as it was, on transposed views."""
+    re = real.reshape(real.shape[0], -1).T
+    im = imag.reshape(imag.shape[0], -1).T
+    finite = np.isfinite(re) & np.isfinite(im)
+    rows = finite.any(axis=1)
+    if not rows.all():
+        re, im, finite = re[rows], im[rows], finite[rows]
+    valid = finite.all(axis=0) if finite.size else np.zeros(0, bool)
+    if not valid.any():
+        return None
+    n = int(np.flatnonzero(valid)[-1]) + 1
+    s = np.empty((re.shape[0], n), dtype=complex)
+    s.real, s.imag = re[:, :n], im[:, :n]
+    bad = ~finite[:, :n]
+    if bad.any():
+        s[bad] = 0
+    return s
+
+
+def _echopype_like_block(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(ping, sample, sector) float32 parts as echopype gives them: padded with NaN after
+    each ping's last sample, some with a missing sector, a stray NaN or inf, an empty ping."""
+    real = rng.normal(size=(8, 300, 4)).astype(np.float32)
+    imag = rng.normal(size=(8, 300, 4)).astype(np.float32)
+    for k, end in enumerate([300, 250, 120, 299, 1, 0, 300, 200]):
+        real[k, end:] = np.nan
+        imag[k, end:] = np.nan
+    real[2, :, 3] = np.nan  # a sector without any sample
+    imag[3, 17, 1] = np.nan  # a stray non-finite part
+    real[6, 40, 0] = np.inf
+    imag[7, 199, 2] = np.nan  # the last sample of one sector
+    return real, imag
+
+
+def test_complex_sectors_are_those_of_the_plain_code() -> None:
+    real, imag = _echopype_like_block(np.random.default_rng(3))
+    for k in range(real.shape[0]):
+        got = reader._complex_sectors(real[k], imag[k])
+        want = _reference_complex_sectors(real[k], imag[k])
+        if want is None:
+            assert got is None
+            continue
+        assert got is not None and got.shape == want.shape and got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+    assert reader._complex_sectors(real[5], imag[5]) is None  # the empty ping

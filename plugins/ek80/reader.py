@@ -270,9 +270,12 @@ def _complex_sectors(real: np.ndarray, imag: np.ndarray) -> np.ndarray | None:
     real and imaginary parts: sectors without any sample dropped, cut after the last sample
     valid in every sector (echopype pads pings to the longest), a sample with a non-finite
     part set to 0. None when no sample is valid."""
-    re = real.reshape(real.shape[0], -1).T  # sector, sample
-    im = imag.reshape(imag.shape[0], -1).T
-    finite = np.isfinite(re) & np.isfinite(im)
+    # contiguous (sector, sample) copies: the reductions below over a transposed view
+    # took ten times longer (0.1 ms each per ping) than these copies
+    re = np.ascontiguousarray(real.reshape(real.shape[0], -1).T)  # sector, sample
+    im = np.ascontiguousarray(imag.reshape(imag.shape[0], -1).T)
+    finite = np.isfinite(re)
+    finite &= np.isfinite(im)
     rows = finite.any(axis=1)
     if not rows.all():
         re, im, finite = re[rows], im[rows], finite[rows]
