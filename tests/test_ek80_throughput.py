@@ -4,13 +4,14 @@ still frees the previous part's reference cycles."""
 
 from __future__ import annotations
 
+import bisect
 import gc
 import weakref
 
 import numpy as np
 import pytest
 
-from ts_toolkit_plugins.ek80 import angles, reader
+from ts_toolkit_plugins.ek80 import angles, detection, reader
 
 
 class _Node:
@@ -98,3 +99,49 @@ def test_complex_sectors_are_those_of_the_plain_code() -> None:
         assert got is not None and got.shape == want.shape and got.dtype == want.dtype
         np.testing.assert_array_equal(got, want)
     assert reader._complex_sectors(real[5], imag[5]) is None  # the empty ping
+
+
+def _reference_separation(power: np.ndarray, ranges: np.ndarray, min_separation: float):
+    """Sample indices of the local maxima that survive the minimum separation, strongest
+    first, as the plain loop of :func:`.detection.detect` chose them."""
+    peaks = detection.local_maxima(power)
+    order = peaks[np.argsort(power[peaks])[::-1]]
+    seen: list[float] = []
+    kept = []
+    for idx in order:
+        r_idx = float(ranges[idx])
+        at = bisect.bisect_left(seen, r_idx)
+        if any(abs(r_idx - seen[j]) < min_separation for j in (at - 1, at) if 0 <= j < len(seen)):
+            continue
+        seen.insert(at, r_idx)
+        kept.append(int(idx))
+    return sorted(kept), len(peaks) - len(kept)
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("min_separation", [0.0, 0.05, 0.3, 2.0])
+def test_detection_keeps_the_candidates_the_plain_separation_loop_kept(
+    seed: int, min_separation: float
+) -> None:
+    rng = np.random.default_rng(seed)
+    n = 3000
+    ranges = np.arange(n) * 0.0191 + 0.37  # m
+    y = rng.normal(size=n) + 1j * rng.normal(size=n)
+    power = np.abs(y) ** 2 * 1e-12
+    settings = detection.DetectionSettings(
+        min_ts=-1e9,
+        min_range=0.0,
+        min_separation=min_separation,
+        min_echo_length=0.0,
+        max_echo_length=np.inf,
+        sidelobe_margin=None,
+        min_sbr=None,
+        bottom_sp=None,
+    )
+    found, counts = detection.detect(
+        power, np.zeros(n), None, None, None, ranges, y, 2.0, 0.0, 1e-5, settings
+    )
+    kept, dropped = _reference_separation(power, ranges, min_separation)
+    assert [c.index for c in found] == kept
+    assert counts["separation"] == dropped
+    assert dropped > 0 or min_separation == 0.0
