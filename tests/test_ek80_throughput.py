@@ -145,3 +145,35 @@ def test_detection_keeps_the_candidates_the_plain_separation_loop_kept(
     assert [c.index for c in found] == kept
     assert counts["separation"] == dropped
     assert dropped > 0 or min_separation == 0.0
+
+
+def test_calibration_and_absorption_computed_once_are_the_same_numbers() -> None:
+    from ts_toolkit_plugins.ek80.absorption import francois_garrison
+    from ts_toolkit_plugins.ek80.calibration import Calibration
+    from ts_toolkit_plugins.ek80.environment import Environment
+
+    table = {
+        "frequency": np.array([90e3, 120e3, 150e3, 170e3]),
+        "gain": np.array([26.1, 27.0, np.nan, 27.9]),
+        "beamwidth_along": np.array([8.0, 6.5, 5.4, 4.9]),
+        "offset_athwart": np.array([0.1, -0.05, 0.02, 0.0]),
+    }
+
+    def make() -> Calibration:
+        return Calibration(120e3, 27.0, 6.5, 6.6, 0.1, -0.2, 23.0, 23.0, table=table)
+
+    cal = make()
+    grids = [np.arange(95e3, 160e3, 1e3), np.arange(100e3, 110e3, 500.0), np.float64(125e3)]
+    for f in grids * 2:  # the second time from the memo
+        for name in ("gain_db", "beamwidths", "offsets"):
+            got = getattr(cal, name)(f)
+            want = getattr(make(), name)(f)  # a new one: computed, not remembered
+            np.testing.assert_array_equal(got, want)
+    got = cal.gain_db(grids[0])
+    assert not got.flags.writeable  # shared: a caller cannot change the memo
+
+    env = Environment(1490.0, 8.0, 34.5, 30.0, 8.1)
+    for f in grids * 2:
+        want = francois_garrison(f, 8.0, 34.5, 30.0, 8.1, 1490.0)
+        np.testing.assert_array_equal(env.absorption(f), want)
+    assert not env.absorption(grids[0]).flags.writeable
