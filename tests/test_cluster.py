@@ -130,3 +130,26 @@ def test_batch_through_a_cluster_loads_the_model_once_per_worker(
     np.testing.assert_array_equal(
         got["pred_kind"].values[order], want["pred_kind"].values[ref_order]
     )
+
+
+def test_workers_run_without_dasks_malloc_trim_threshold(cluster: str, monkeypatch) -> None:
+    """dask's nannies set MALLOC_TRIM_THRESHOLD_=65536 in their workers, which tripled the
+    page faults of an EK80 survey's extraction (docs/cluster.md); the workers that
+    ts-toolkit starts itself, a localhost cluster and the local cluster of `batch` and
+    `simulate`, run without it."""
+    import os
+
+    import dask
+    from distributed import Client
+
+    from ts_toolkit.cluster import dask_client
+
+    name = "MALLOC_TRIM_THRESHOLD_"
+    monkeypatch.delenv(name, raising=False)
+    with Client(cluster) as client:  # os.getenv runs in each worker (pickled by name)
+        assert set(client.run(os.getenv, name).values()) == {None}
+    with dask_client(None, 1) as client:
+        assert set(client.run(os.getenv, name).values()) == {None}
+
+    # the caller's own dask config is left as it was
+    assert dask.config.get("distributed.nanny.pre-spawn-environ")["MALLOC_TRIM_THRESHOLD_"]

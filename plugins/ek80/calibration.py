@@ -39,6 +39,11 @@ class Calibration:
     z_transducer: float = 75.0
     z_receiver: float = 1000.0
     table: dict[str, np.ndarray] | None = field(default=None)
+    #: interpolated table values by (quantity, frequencies): every ping of a channel asks
+    #: for the same ones (the table is not changed after it is made)
+    _interpolated: dict[tuple[str, str, bytes], np.ndarray] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if self.table is not None:
@@ -63,11 +68,23 @@ class Calibration:
         """ "calibration table" or "nominal" (gain and beam widths scaled with frequency)."""
         return "calibration table" if self.table is not None else "nominal"
 
-    def _get(self, key: str, frequency: npt.ArrayLike, nominal: np.ndarray) -> np.ndarray:
+    def _get(self, key: str, frequency: np.ndarray, nominal: np.ndarray) -> np.ndarray:
+        """The table's ``key`` interpolated at ``frequency`` (Hz, a float array; read-only,
+        computed once per frequencies), or ``nominal`` when the table lacks it."""
         if self.table is not None and key in self.table:
-            v = self.table[key]
-            ok = np.isfinite(v)
-            return np.interp(frequency, self.table["frequency"][ok], v[ok])
+            memo = (key, str(frequency.shape), frequency.tobytes())
+            done = self.__dict__.setdefault("_interpolated", {})  # (also when unpickled)
+            value = done.get(memo)
+            if value is None:
+                v = self.table[key]
+                ok = np.isfinite(v)
+                value = np.interp(frequency, self.table["frequency"][ok], v[ok])
+                if isinstance(value, np.ndarray):
+                    value.flags.writeable = False
+                if len(done) >= 256:  # a bound, should a caller vary the frequencies
+                    done.clear()
+                done[memo] = value
+            return value
         return nominal
 
     def gain_db(self, frequency: npt.ArrayLike) -> np.ndarray:

@@ -9,6 +9,7 @@ absorption is Francois & Garrison (1982), :mod:`.absorption`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -36,10 +37,11 @@ class Environment:
         return mackenzie_sound_speed(self.temperature, self.salinity, self.depth)
 
     def absorption(self, frequency: npt.ArrayLike) -> np.ndarray:
-        """Absorption coefficient (dB/m) at ``frequency`` (Hz)."""
-        return francois_garrison(
-            frequency, self.temperature, self.salinity, self.depth, self.acidity, self.c
-        )
+        """Absorption coefficient (dB/m) at ``frequency`` (Hz); read-only, computed once per
+        environment and frequencies (every ping of a channel asks for the same)."""
+        f = np.asarray(frequency, dtype=float)
+        water = (self.temperature, self.salinity, self.depth, self.acidity, self.c)
+        return _absorption(f.tobytes(), f.shape, *water)
 
 
 def mackenzie_sound_speed(temperature: float, salinity: float, depth: float) -> float:
@@ -56,3 +58,22 @@ def mackenzie_sound_speed(temperature: float, salinity: float, depth: float) -> 
         - 1.025e-2 * t * (s - 35)
         - 7.139e-13 * t * d**3
     )
+
+
+@lru_cache(maxsize=256)
+def _absorption(
+    frequency: bytes,
+    shape: tuple[int, ...],
+    temperature: float,
+    salinity: float,
+    depth: float,
+    acidity: float,
+    sound_speed: float,
+) -> np.ndarray:
+    """:func:`.absorption.francois_garrison` at the float64 ``frequency`` (bytes) of
+    ``shape``; an array result is read-only (it is shared)."""
+    f = np.frombuffer(frequency, dtype=float).reshape(shape)
+    alpha = francois_garrison(f, temperature, salinity, depth, acidity, sound_speed)
+    if isinstance(alpha, np.ndarray):
+        alpha.flags.writeable = False
+    return alpha

@@ -53,7 +53,9 @@ def pulse_compress(samples: npt.ArrayLike, y_mf: np.ndarray) -> np.ndarray:
     n, m = x.shape[-1], len(y_mf)
     nfft = sp_fft.next_fast_len(n + m - 1, True)
     spectrum = _replica_spectrum(np.asarray(y_mf, dtype=complex).tobytes(), nfft)
-    full = sp_fft.ifft(sp_fft.fft(x, nfft, axis=-1) * spectrum, nfft, axis=-1)
+    product = sp_fft.fft(x, nfft, axis=-1)
+    product *= spectrum  # in place: one array fewer per ping
+    full = sp_fft.ifft(product, nfft, axis=-1, overwrite_x=True)
     return full[..., m - 1 : m - 1 + n]
 
 

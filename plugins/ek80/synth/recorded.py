@@ -95,7 +95,7 @@ def _signature(ping: ChannelPing) -> tuple[Any, ...]:
         else tuple((k, np.asarray(v, float).tobytes()) for k, v in sorted(cal.table.items()))
     )
     stages = tuple((st.decimation, np.asarray(st.coefficients).tobytes()) for st in ping.stages)
-    scalars = {k: v for k, v in vars(cal).items() if k != "table"}
+    scalars = {k: v for k, v in vars(cal).items() if k != "table" and not k.startswith("_")}
     return (ping.n_sectors, ping.beam_type, ping.fs, stages, tuple(sorted(scalars.items())), table)
 
 
