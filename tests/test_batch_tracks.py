@@ -117,6 +117,7 @@ def test_report_has_a_tracks_section(tracked) -> None:
     assert "<h2>Tracks</h2>" in page and f"<p>{n_fish} tracks;" in page
     assert page.count('<table class="tracks">') == 1
     assert "Averaged TS(f) of the" in page
+    assert "Inversion fits" not in page  # a learned model's batch: no fits drawn
 
 
 def test_resume_and_already_complete_with_tracks(tracked, monkeypatch, capsys) -> None:

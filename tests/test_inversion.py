@@ -228,6 +228,27 @@ def test_predict_inversion_on_a_synthetic_survey_with_plots(tmp_path):
     assert len(r.stderr.strip().splitlines()) == 1
 
 
+def test_batch_report_shows_inversion_fits(tmp_path):
+    """A batch classified by the inversion: its HTML report draws each of the (three)
+    targets' measured spectrum, fit and the learned model's answer."""
+    from ts_toolkit.demo import demo_space
+    from ts_toolkit_plugins.ek80.synth import make_survey, write_raw
+
+    raw = tmp_path / "survey.raw"
+    write_raw(make_survey(3, 2, space=demo_space()), raw)
+    out = tmp_path / "out.nc"
+    r = _cli("batch", str(raw), "--model", "inversion", "--scheduler", "synchronous",
+             "--out", str(out))  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    n = len(pd.read_csv(out.with_suffix(".csv")))
+    assert n >= 3
+    page = out.with_name("out-report.html").read_text()
+    section = page[page.index("<h2>Inversion fits</h2>") : page.index("<h2>Failed files</h2>")]
+    assert f"{min(n, 6)} of {n} targets" in section and "learned model" in section
+    assert section.count('src="data:image/png;base64,') == min(n, 6)
+    assert "Inversion fits of" in out.with_name("out-report.md").read_text()
+
+
 def test_predict_inversion_on_the_real_fish(shared_dir, tmp_path):
     src = shared_dir / "ek80" / "real" / "CRIMAC_TSf_singlefish_2022.json"
     if not src.is_file():

@@ -61,6 +61,7 @@ class BatchReport:
     unreadable: list[Path] = field(default_factory=list)
     already_complete: bool = False  # a finished batch re-run: nothing was done
     tracked: bool = False  # targets were followed through pings (--tracks)
+    model_path: str | None = None  # the model file the batch classified with
 
     @property
     def failed(self) -> list[FileOutcome]:
@@ -394,7 +395,15 @@ def run_batch(
     store.open(_manifest(model_path, options))
     if store.is_complete(files, retry_failed):
         outcomes = [o for o in (store.load_status(p) for p in files) if o]
-        return BatchReport(out, outcomes, len(files), 0.0, already_complete=True, tracked=tracked)
+        return BatchReport(
+            out,
+            outcomes,
+            len(files),
+            0.0,
+            already_complete=True,
+            tracked=tracked,
+            model_path=model_path,
+        )
     todo, skipped = [], 0
     for p in files:
         prior = store.load_status(p)
@@ -419,6 +428,7 @@ def run_batch(
         time.perf_counter() - t0,
         unreadable,
         tracked=tracked,
+        model_path=model_path,
     )
     combine(files, store, out, model_path, tracker=options.get("tracks"))
     return report

@@ -12,6 +12,7 @@ import numpy as np
 from .batch import BatchReport, WorkStore, tracks_outputs
 from .html_report import size_histogram_figure, write_html_report
 from .outputs import atomic_output, write_text_atomic
+from .report_fits import report_fit_figures
 
 
 def _n_empty(ok: list) -> int:
@@ -72,10 +73,15 @@ def write_report(report: BatchReport) -> str:
         names = ", ".join(p.name for p in tracks_outputs(out)[:2])
         lines += ["", f"Tracks (one row per track: averaged TS(f), predictions): {names}"]
     html_path = out.with_name(out.stem + "-report.html")
+    fits, fits_note = report_fit_figures(ds, report.model_path) if ds is not None else ([], "")
+    if fits:
+        lines += ["", f"Inversion fits of {len(fits)} targets: in the HTML report"]
     write_html_report(
         html_path,
         ds,
         tracks=tracks,
+        fits=fits,
+        fits_note=fits_note,
         title=f"Batch report: {out.name}",
         summary=summary,
         failures=[(Path(o.path).name, o.reason) for o in report.failed],

@@ -52,6 +52,66 @@ def _title(spectra: xr.Dataset, i: int) -> str:
     return ", ".join(parts)
 
 
+def target_fit_figure(
+    spectra: xr.Dataset,
+    i: int,
+    inversion: Any,
+    inverted: xr.Dataset,
+    learned: xr.Dataset | None,
+    learned_name: str = "learned model",
+) -> Any | None:
+    """The figure of target ``i`` (see :func:`plot_target_fits`), or None when it measured
+    nothing. The caller saves and closes it."""
+    plt = _pyplot()
+    f_meas = np.asarray(spectra["frequency"].values, float)
+    ts_meas = np.asarray(spectra["TS"].transpose("target", "frequency").values[i], float)
+    f_model = np.asarray(inverted["frequency"].values, float)
+    measured = np.isfinite(ts_meas)
+    if not measured.any():
+        return None
+    lo, hi = f_meas[measured].min(), f_meas[measured].max()
+    f_fit = f_model[(f_model >= lo) & (f_model <= hi)]
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for b_lo, b_hi in measured_bands(f_meas, measured):
+        ax.axvspan(b_lo / 1e3, b_hi / 1e3, color="0.92", zorder=0)
+    ax.plot(f_meas / 1e3, ts_meas, ".", ms=3, color="0.2", label="measured")
+    kind = str(_pred(inverted, "kind", i))
+    if kind in ("gas", "liquid") and f_fit.size:
+        fit = inversion.model_spectrum(
+            f_fit,
+            kind,
+            float(_pred(inverted, "a", i)),
+            float(_pred(inverted, "b", i)),
+            float(_pred(inverted, "theta", i)),
+            float(_pred(inverted, "density_contrast", i)),
+            float(_pred(inverted, "sound_speed_contrast", i)),
+        )
+        ax.plot(f_fit / 1e3, fit, color="tab:blue", lw=1.4,
+                label=f"inversion fit: {_describe(inverted, i)}")  # fmt: skip
+    if learned is not None and f_fit.size:
+        l_kind = str(_pred(learned, "kind", i))
+        if l_kind in ("gas", "liquid"):
+            same = l_kind == kind
+            answer = inversion.model_spectrum(
+                f_fit,
+                l_kind,
+                float(_pred(learned, "a", i)),
+                float(_pred(learned, "b", i)),
+                float(_pred(learned, "theta", i)),
+                float(_pred(inverted, "density_contrast", i)) if same else None,
+                float(_pred(inverted, "sound_speed_contrast", i)) if same else None,
+            )
+            ax.plot(f_fit / 1e3, answer, color="tab:orange", lw=1.2, ls="--",
+                    label=f"{learned_name}: {_describe(learned, i)}")  # fmt: skip
+    ax.set_xlabel("frequency (kHz)")
+    ax.set_ylabel("TS (dB re 1 m²)")
+    ax.set_title(textwrap.fill(_title(spectra, i), 100), fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
 def plot_target_fits(
     spectra: xr.Dataset,
     inversion: Any,
@@ -68,54 +128,11 @@ def plot_target_fits(
     plt = _pyplot()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    f_meas = np.asarray(spectra["frequency"].values, float)
-    ts_meas = np.asarray(spectra["TS"].transpose("target", "frequency").values, float)
-    f_model = np.asarray(inverted["frequency"].values, float)
     paths = []
     for i in range(int(spectra.sizes["target"])):
-        measured = np.isfinite(ts_meas[i])
-        if not measured.any():
+        fig = target_fit_figure(spectra, i, inversion, inverted, learned, learned_name)
+        if fig is None:
             continue
-        lo, hi = f_meas[measured].min(), f_meas[measured].max()
-        f_fit = f_model[(f_model >= lo) & (f_model <= hi)]
-        fig, ax = plt.subplots(figsize=(7.5, 4.2))
-        for b_lo, b_hi in measured_bands(f_meas, measured):
-            ax.axvspan(b_lo / 1e3, b_hi / 1e3, color="0.92", zorder=0)
-        ax.plot(f_meas / 1e3, ts_meas[i], ".", ms=3, color="0.2", label="measured")
-        kind = str(_pred(inverted, "kind", i))
-        if kind in ("gas", "liquid") and f_fit.size:
-            fit = inversion.model_spectrum(
-                f_fit,
-                kind,
-                float(_pred(inverted, "a", i)),
-                float(_pred(inverted, "b", i)),
-                float(_pred(inverted, "theta", i)),
-                float(_pred(inverted, "density_contrast", i)),
-                float(_pred(inverted, "sound_speed_contrast", i)),
-            )
-            ax.plot(f_fit / 1e3, fit, color="tab:blue", lw=1.4,
-                    label=f"inversion fit: {_describe(inverted, i)}")  # fmt: skip
-        if learned is not None and f_fit.size:
-            l_kind = str(_pred(learned, "kind", i))
-            if l_kind in ("gas", "liquid"):
-                same = l_kind == kind
-                answer = inversion.model_spectrum(
-                    f_fit,
-                    l_kind,
-                    float(_pred(learned, "a", i)),
-                    float(_pred(learned, "b", i)),
-                    float(_pred(learned, "theta", i)),
-                    float(_pred(inverted, "density_contrast", i)) if same else None,
-                    float(_pred(inverted, "sound_speed_contrast", i)) if same else None,
-                )
-                ax.plot(f_fit / 1e3, answer, color="tab:orange", lw=1.2, ls="--",
-                        label=f"{learned_name}: {_describe(learned, i)}")  # fmt: skip
-        ax.set_xlabel("frequency (kHz)")
-        ax.set_ylabel("TS (dB re 1 m²)")
-        ax.set_title(textwrap.fill(_title(spectra, i), 100), fontsize=8)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="lower right")
-        fig.tight_layout()
         path = out_dir / f"target-{i:04d}.png"
         with atomic_output(path) as tmp:
             fig.savefig(tmp, dpi=110, format="png")

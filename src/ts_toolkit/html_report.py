@@ -269,13 +269,17 @@ def build_html_report(
     summary: Sequence[str] = (),
     failures: Sequence[tuple[str, str]] = (),
     tracks: xr.Dataset | None = None,
+    fits: Sequence[Any] = (),
+    fits_note: str = "",
 ) -> str:
     """The report's HTML text. ``ds``: predictions (``TS``, ``pred_*`` ...) or None when
     nothing was classified; ``summary``: lines for the top list; ``failures``: (file,
     reason) pairs; ``tracks``: the per-track predictions (one row per track:
     ``n_pings``, averaged ``TS`` with ``TS_spread``, ``pred_*``, ``majority_pred_kind``,
     ``median_pred_*``; :mod:`ts_toolkit.tracks`). The *Tracks* section is there when
-    ``tracks`` is given or the targets have a ``track`` number."""
+    ``tracks`` is given or the targets have a ``track`` number. ``fits``: matplotlib
+    figures of targets' fitted spectra (:mod:`ts_toolkit.report_fits`), shown with
+    ``fits_note`` in an *Inversion fits* section."""
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     body = [f"<h1>{html.escape(title)}</h1>", f'<p class="note">written {now} by ts-toolkit</p>']
     if summary:
@@ -306,6 +310,9 @@ def build_html_report(
         else:
             body.append(_img(_figure_uri(fig), "map of the detections"))
         body += _gallery_sections(ds)
+    if fits:
+        body += ["<h2>Inversion fits</h2>", f'<p class="note">{html.escape(fits_note)}</p>']
+        body += [_img(_figure_uri(fig), "measured TS(f) with fitted spectra") for fig in fits]
     if tracks is not None or (ds is not None and "track" in ds):
         body += _tracks_section(ds, tracks)
     body.append("<h2>Failed files</h2>")
@@ -476,8 +483,18 @@ def write_html_report(
     summary: Sequence[str] = (),
     failures: Sequence[tuple[str, str]] = (),
     tracks: xr.Dataset | None = None,
+    fits: Sequence[Any] = (),
+    fits_note: str = "",
 ) -> Path:
     """Write :func:`build_html_report`'s text to ``path`` atomically; return ``path``."""
-    text = build_html_report(ds, title=title, summary=summary, failures=failures, tracks=tracks)
+    text = build_html_report(
+        ds,
+        title=title,
+        summary=summary,
+        failures=failures,
+        tracks=tracks,
+        fits=fits,
+        fits_note=fits_note,
+    )
     write_text_atomic(path, text)
     return path
