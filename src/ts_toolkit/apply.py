@@ -111,9 +111,7 @@ def to_model_grid(spectra: xr.Dataset, grid: np.ndarray, allow_partial: bool = F
     covered = np.isfinite(out).any(axis=0) if out.shape[0] else np.zeros(grid.size, bool)
     if not allow_partial and not covered.all():
         measured_any = np.isfinite(ts).any(axis=0)
-        bands = ", ".join(
-            f"{lo / 1e3:g}-{hi / 1e3:g}" for lo, hi in measured_bands(f, measured_any)
-        )
+        bands = _bands_text(f, measured_any)
         raise ModelMismatchError(
             f"the data's bands ({bands or 'none'} kHz) do not cover the model's grid "
             f"{_khz_range(grid)}: {int((~covered).sum())} model frequencies unmeasured; "
@@ -138,10 +136,7 @@ def check_coverage(model: Any, on_grid: xr.Dataset) -> None:
     low = cover < trust.min_coverage
     if low.any():
         f = np.asarray(on_grid["frequency"].values, dtype=float)
-        bands = ", ".join(
-            f"{lo / 1e3:g}-{hi / 1e3:g}"
-            for lo, hi in measured_bands(f, np.isfinite(ts).any(axis=0))
-        )
+        bands = _bands_text(f, np.isfinite(ts).any(axis=0))
         raise ModelMismatchError(
             f"{int(low.sum())} of {low.size} targets measure {100 * cover.min():.0f}-"
             f"{100 * cover[low].max():.0f} % of the model's grid ({bands or 'none'} kHz of "
