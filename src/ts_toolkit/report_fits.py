@@ -28,9 +28,10 @@ def report_fit_figures(ds: xr.Dataset, model_path: str | Path | None) -> tuple[l
         return [], ""
     from .apply import predict_spectra
     from .fitplots import target_fit_figure
-    from .modelfile import load_model, resolve_model
+    from .modelfile import resolve_model
+    from .workercache import cached_model
 
-    inversion = load_model(Path(model_path))
+    inversion = cached_model(model_path)  # the batch loaded it in this process already
     if not hasattr(inversion, "model_spectrum"):
         return [], ""
     n = int(ds.sizes["target"])
@@ -43,7 +44,7 @@ def report_fit_figures(ds: xr.Dataset, model_path: str | Path | None) -> tuple[l
         "(blue) and the exact spectrum of the bundled learned model's answer (dashed)."
     )
     try:
-        learned = predict_spectra(load_model(resolve_model("default")), spectra, True)
+        learned = predict_spectra(cached_model(resolve_model("default")), spectra, True)
     except (TsToolkitError, ImportError) as exc:
         learned = None
         note += f" (No learned model to compare with: {exc}.)"
