@@ -52,6 +52,21 @@ def _title(spectra: xr.Dataset, i: int) -> str:
     return ", ".join(parts)
 
 
+def _answer_spectrum(
+    inversion: Any,
+    frequency: np.ndarray,
+    ds: xr.Dataset,
+    i: int,
+    kind: str,
+    contrasts: tuple[float | None, float | None],
+) -> np.ndarray:
+    """TS (dB) at ``frequency`` (Hz) of the spheroid of ``ds``'s predicted a, b, theta of
+    target ``i``, of ``kind``, with the density and sound-speed ``contrasts`` (None: the
+    middle of the kind's range)."""
+    a, b, theta = (float(_pred(ds, name, i)) for name in ("a", "b", "theta"))
+    return inversion.model_spectrum(frequency, kind, a, b, theta, *contrasts)
+
+
 def target_fit_figure(
     spectra: xr.Dataset,
     i: int,
@@ -76,30 +91,21 @@ def target_fit_figure(
         ax.axvspan(b_lo / 1e3, b_hi / 1e3, color="0.92", zorder=0)
     ax.plot(f_meas / 1e3, ts_meas, ".", ms=3, color="0.2", label="measured")
     kind = str(_pred(inverted, "kind", i))
-    if kind in ("gas", "liquid") and f_fit.size:
-        fit = inversion.model_spectrum(
-            f_fit,
-            kind,
-            float(_pred(inverted, "a", i)),
-            float(_pred(inverted, "b", i)),
-            float(_pred(inverted, "theta", i)),
-            float(_pred(inverted, "density_contrast", i)),
-            float(_pred(inverted, "sound_speed_contrast", i)),
-        )
+    fitted = kind in ("gas", "liquid")
+    contrasts = (
+        (float(_pred(inverted, "density_contrast", i)),
+         float(_pred(inverted, "sound_speed_contrast", i)))
+        if fitted else (None, None)
+    )  # fmt: skip
+    if fitted and f_fit.size:
+        fit = _answer_spectrum(inversion, f_fit, inverted, i, kind, contrasts)
         ax.plot(f_fit / 1e3, fit, color="tab:blue", lw=1.4,
                 label=f"inversion fit: {_describe(inverted, i)}")  # fmt: skip
     if learned is not None and f_fit.size:
         l_kind = str(_pred(learned, "kind", i))
         if l_kind in ("gas", "liquid"):
-            same = l_kind == kind
-            answer = inversion.model_spectrum(
-                f_fit,
-                l_kind,
-                float(_pred(learned, "a", i)),
-                float(_pred(learned, "b", i)),
-                float(_pred(learned, "theta", i)),
-                float(_pred(inverted, "density_contrast", i)) if same else None,
-                float(_pred(inverted, "sound_speed_contrast", i)) if same else None,
+            answer = _answer_spectrum(
+                inversion, f_fit, learned, i, l_kind, contrasts if l_kind == kind else (None, None)
             )
             ax.plot(f_fit / 1e3, answer, color="tab:orange", lw=1.2, ls="--",
                     label=f"{learned_name}: {_describe(learned, i)}")  # fmt: skip
