@@ -254,10 +254,16 @@ def ood_part(seed: int) -> list[dict]:
             "misfit_median_db": float(res["pred_misfit"].values[0]),
             "misfit_min_db": float(res["pred_misfit"].values[0]),
             "kind": str(res["pred_kind"].values[0]),
+            "theta_deg": float(res["pred_theta"].values[0]),
         }
         rows.append(row)
         print(json.dumps(row), flush=True)
-    print(json.dumps({"misfit_threshold_db": inv.misfit_threshold_db_}), flush=True)
+    thresholds = {
+        "misfit_threshold_db": inv.misfit_threshold_db_,
+        "misfit_threshold_broadside_db": inv.misfit_threshold_broadside_db_,
+        "broadside_deg": inv.settings["broadside_deg"],
+    }
+    print(json.dumps(thresholds), flush=True)
     return rows
 
 

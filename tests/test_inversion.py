@@ -266,3 +266,51 @@ def test_predict_inversion_on_the_real_fish(shared_dir, tmp_path):
     assert row["a_low"] <= row["a_high"] and row["kind"] in ("gas", "liquid")
     assert 0.2 < row["coverage"] < 0.5  # 90-170 kHz of 10-260
     assert len(list(plots.glob("target-*.png"))) == len(table)
+
+
+def test_broadside_threshold_calibrated_saved_and_applied(spectra, monkeypatch, tmp_path):
+    """Fits near broadside get their own misfit threshold, set from calibration fits there;
+    it survives the model file, and a file without it judges every fit by one threshold."""
+    import json
+
+    from ts_toolkit_plugins.inversion import learner as inv_learner
+
+    monkeypatch.setattr(inv_learner, "MIN_BROADSIDE_FITS", 2)
+    split = split_dataset(spectra, 1)
+    model = get_classifier(
+        "inversion",
+        calibration_targets=12,
+        tau_targets=30,
+        broadside_targets=8,
+        broadside_deg=60.0,  # the small space has few validation targets near 80-90 deg
+        seed=0,
+    )
+    model.split = split
+    model.fit(spectra.isel(target=split.train), spectra.isel(target=split.validation))
+    record = model.training
+    near = model.misfit_threshold_broadside_db_
+    assert record["broadside_threshold_targets"] >= 2
+    assert near is not None and np.isfinite(near) and near > 0
+    assert record["misfit_threshold_broadside_db"] == pytest.approx(near, abs=1e-4)
+    general = model.misfit_threshold_db_
+    np.testing.assert_array_equal(model.misfit_thresholds(np.array([10.0, 59.9, 60.0, 90.0])),
+                                  [general, general, near, near])  # fmt: skip
+    path = tmp_path / "inv.tsm"
+    model.save(path)
+    again = load_model(path)
+    assert again.misfit_threshold_broadside_db_ == pytest.approx(near)
+    ds = spectra.isel(target=split.test[:2])
+    out = again.predict(ds)
+    assert out.attrs["misfit_threshold_broadside_db"] == pytest.approx(near)
+    fitted_theta = out["theta"].values
+    expect = out["misfit"].values > np.where(fitted_theta >= 60.0, near, general)
+    np.testing.assert_array_equal(out["ood"].values, expect)
+    # a model file made before the broadside threshold: one threshold for every fit
+    weights = model._export_weights()
+    calib = json.loads(weights["inversion.json"])
+    del calib["misfit_threshold_broadside_db"]
+    previous = load_model(path)
+    previous._import_weights({**weights, "inversion.json": json.dumps(calib).encode()})
+    assert previous.misfit_threshold_broadside_db_ is None
+    np.testing.assert_array_equal(previous.misfit_thresholds(np.array([10.0, 90.0])),
+                                  [general, general])  # fmt: skip
