@@ -307,3 +307,66 @@ def test_time_schedule_decays_the_rate_over_the_budget():
     assert model.training["stopped"].startswith("time limit")
     assert len(lrs) >= 3 and all(b <= a for a, b in zip(lrs, lrs[1:], strict=False))
     assert lrs[-1] < 0.5 * FAST["lr"]
+
+
+def test_near_broadside_predictions_have_their_own_ood_thresholds(
+    calibrated, monkeypatch, tmp_path
+):
+    """Per band set, the validation spectra predicted near broadside set their own
+    threshold of each OOD score; a target is judged by the one of its predicted angle; the
+    thresholds survive the model file, and a file without them uses one per band set."""
+    from ts_toolkit.learn import trust as trust_module
+    from ts_toolkit.learn.trust import SCORE_NAMES, Trust, calibrate
+    from ts_toolkit.modelfile import load_model
+
+    ds, _, _, path = calibrated
+    model = load_model(path)
+    val = ds.isel(target=model.split.validation)
+    _, y = model.predict_arrays(val["TS"].values)
+    cut = float(np.quantile(y[:, 0], 0.6))  # the upper 40 % of predicted angles
+    monkeypatch.setattr(trust_module, "MIN_BROADSIDE", 5)
+    trust = calibrate(model, ds, SETS, n_reference=300, r2_floor=0.0, broadside_deg=cut)
+    assert trust.broadside_deg == cut and trust.broadside_thresholds is not None
+    assert set(trust.broadside_thresholds) == set(SCORE_NAMES)
+    n_near = [r["n_broadside"] for r in trust.info["per_band_set"]]
+    assert all(n >= 5 for n in n_near)
+    for name, general in (
+        ("ood_score", trust.ood_threshold),
+        ("roughness", trust.roughness_threshold),
+        ("ood_embedding_score", trust.embedding_threshold),
+    ):
+        near = trust.broadside_thresholds[name]
+        assert np.isfinite(near).all()
+        band_set = np.array([0, 0, 2])
+        theta = np.array([cut - 1.0, cut, cut + 5.0])
+        got = trust._thresholds(name, general, band_set, theta)
+        assert got.tolist() == [general[0], near[0], near[2]]
+    # the flag: a target is OOD where any score exceeds the threshold of its angle
+    out = model.predict(val)
+    theta = out["theta"].values
+    s = np.asarray(trust.band_sets.index("10-260"))
+    full = np.asarray(out["coverage"].values) == 1.0
+    want = np.zeros(theta.size, bool)
+    for name, general in (
+        ("ood_score", trust.ood_threshold),
+        ("roughness", trust.roughness_threshold),
+        ("ood_embedding_score", trust.embedding_threshold),
+    ):
+        limit = np.where(theta >= cut, trust.broadside_thresholds[name][s], general[s])
+        want |= out[name].values > limit
+    np.testing.assert_array_equal(np.asarray(out["ood"].values, bool)[full], want[full])
+    # the model file keeps them; an older file (without them) has one threshold per set
+    saved = tmp_path / "near.tsm"
+    model.save(saved)
+    again = load_model(saved).trust
+    assert again.broadside_deg == cut
+    for name in SCORE_NAMES:
+        assert again.broadside_thresholds[name] == pytest.approx(trust.broadside_thresholds[name])
+    d = trust.to_dict()
+    del d["ood_thresholds_broadside"], d["broadside_deg"]
+    older = Trust.from_dict(d, model.frequency, trust.blobs())
+    assert older.broadside_thresholds is None
+    general = trust.ood_threshold
+    assert older._thresholds("ood_score", general, np.array([0]), np.array([90.0])).tolist() == [
+        general[0]
+    ]
