@@ -103,6 +103,14 @@ def main() -> None:
         help="extra draws of each wide band set (10-260, 45-260, 34-260 kHz) in training",
     )
     ap.add_argument("--noise-db", type=float, default=1.0, help="training-time TS noise, dB")
+    ap.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        help="a cnn model file to continue from (warm start, same width and grid); e.g. an "
+        "earlier default.tsm taken from git with `git show COMMIT:src/ts_toolkit/data/default.tsm`",
+    )
+    ap.add_argument("--lr", type=float, default=None, help="peak learning rate (cnn default 1e-3)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--work", type=Path, default=REPO / "work" / "default")
     ap.add_argument(
@@ -125,6 +133,12 @@ def main() -> None:
         "device=cpu",
         f"band_sets={training_band_sets(args.wide_repeats)}",
     ]
+    if args.lr is not None:
+        options.append(f"lr={args.lr:g}")
+    if args.init is not None:
+        if not args.init.is_file():
+            sys.exit(f"error: --init {args.init}: no such file")
+        options.append(f"init={args.init.resolve()}")
     if args.stage in ("all", "train"):
         train_args = ["train", str(args.table1), "--model", "cnn", "--out", str(trained)]
         train_args += ["--seed", str(args.seed), "--epochs", str(args.epochs), "--overwrite"]
@@ -209,7 +223,7 @@ batch, to one of 16 band sets drawn at random (the full band and the 15 combinat
 four EK80 bands; cnn option `band_sets`), the wide sets 10-260, 45-260 and 34-260 kHz each
 {1 + args.wide_repeats} times as often as the others (the validation mix that picks the kept
 epoch is weighted the same way), with 1 dB Gaussian TS noise; options
-{", ".join(f"`{o}`" for o in options if not o.startswith("band_sets"))} (the learning
+{", ".join(f"`{o}`" for o in options if not o.startswith(("band_sets", "init=")))} (the learning
 rate decays in one cosine over the time budget), at most {args.epochs} epochs. `ts-toolkit train` took {t_train / 60:.1f} min, `ts-toolkit calibrate-model`
 {t_cal / 60:.1f} min; model file {target.stat().st_size / 1e6:.2f} MB.
 
