@@ -12,6 +12,10 @@ whole test split (3,000 targets), on both bands, clean and with 1 dB noise.
 ``--part speed``: CPU seconds per target on 45-260 kHz (``--n`` test targets, one at a time
 and in one call).
 
+``--part flagged``: the rate the misfit flags on ``--n`` test spectra with 1 dB noise, each
+masked to one of the seven calibration band sets in turn (overall, per band set, near
+broadside and oblique).
+
 ``--part ood``: the misfit, and the flag, on spectra no spheroid of the space explains:
 simulated fluid spheres (gas and liquid, Table I's radii and materials), elastic WC
 spheres (the 38.1 mm sphere in 10 waters, 6 other sizes), pure noise, and the real sphere
@@ -21,6 +25,7 @@ echoes of the shared EK80 files (WC35 at 90-170 kHz, WC22 and WC57.2 at 34-45 kH
     OMP_NUM_THREADS=1 python scripts/bench_inversion.py --part ood
     OMP_NUM_THREADS=1 python scripts/bench_inversion.py --part coverage
     OMP_NUM_THREADS=1 python scripts/bench_inversion.py --part speed --n 30 --seed 5
+    OMP_NUM_THREADS=1 python scripts/bench_inversion.py --part flagged --n 280
 """
 
 from __future__ import annotations
@@ -267,9 +272,50 @@ def ood_part(seed: int) -> list[dict]:
     return rows
 
 
+def flagged_part(n: int, seed: int) -> list[dict]:
+    """The misfit flag on ``n`` held-out Table I test spectra (seed 1 split) with 1 dB
+    Gaussian TS noise, each masked to one of the seven calibration band sets in turn (as
+    the thresholds were set on validation spectra): the rate flagged, overall, per band
+    set, and for fits near broadside and oblique."""
+    import xarray as xr
+
+    from ts_toolkit.learn.split import split_dataset
+    from ts_toolkit.modelfile import load_model, resolve_model
+    from ts_toolkit_plugins.inversion.learner import CALIBRATION_BAND_SETS, _bands_masks
+
+    inv = load_model(resolve_model("inversion"))
+    ds = xr.open_dataset(SHARED / "data" / "table1.nc").load()
+    test = ds.isel(target=split_dataset(ds, 1).test).isel(frequency=slice(None, None, 2))
+    ts = np.asarray(test["TS"].transpose("target", "frequency").values, float)
+    rng = np.random.default_rng(seed)
+    pick = np.sort(rng.choice(ts.shape[0], n, replace=False))
+    noisy = ts[pick] + rng.normal(0.0, 1.0, (n, ts.shape[1]))
+    masks = _bands_masks(inv.library_.frequency)
+    for i in range(n):
+        noisy[i, ~masks[i % len(masks)]] = np.nan
+    out = inv.predict(spectra_ds(inv.library_.frequency, noisy))
+    flag = np.asarray(out["ood"].values, bool)
+    near = out["theta"].values >= float(inv.settings["broadside_deg"])
+    rows = [{"set": "all", "n": n, "flagged": float(flag.mean())}]
+    rows.append(
+        {"set": "fits near broadside", "n": int(near.sum()), "flagged": float(flag[near].mean())}
+    )
+    rows.append(
+        {"set": "oblique fits", "n": int((~near).sum()), "flagged": float(flag[~near].mean())}
+    )
+    for k, name in enumerate(CALIBRATION_BAND_SETS):
+        sel = np.arange(n) % len(masks) == k
+        rows.append({"set": name, "n": int(sel.sum()), "flagged": float(flag[sel].mean())})
+    for row in rows:
+        print(json.dumps(row), flush=True)
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--part", choices=("table", "ood", "coverage", "speed"), required=True)
+    ap.add_argument(
+        "--part", choices=("table", "ood", "coverage", "speed", "flagged"), required=True
+    )
     ap.add_argument("--n", type=int, default=200, help="test targets (table part)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, help="write the rows as JSON here")
@@ -277,6 +323,7 @@ def main() -> None:
     parts = {"table": lambda: table_part(args.n, args.seed), "ood": lambda: ood_part(args.seed)}
     parts["coverage"] = lambda: coverage_part(args.seed)
     parts["speed"] = lambda: speed_part(args.n, args.seed)
+    parts["flagged"] = lambda: flagged_part(args.n, args.seed)
     rows = parts[args.part]()
     if args.out:
         args.out.write_text(json.dumps(rows, indent=1))
