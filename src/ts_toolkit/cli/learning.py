@@ -353,13 +353,6 @@ def calibrate_command(
         typer.Option(help="Minimum coverage: from where every band set has validation R² ≥ this."),
     ] = 0.5,
     seed: Annotated[int, typer.Option(help="Seed of the reference subset and the noise.")] = 0,
-    broadside_deg: Annotated[
-        float,
-        typer.Option(
-            help="Predictions at theta >= this (deg) get their own OOD thresholds, set by the "
-            "validation spectra predicted there (0: one threshold per score and band set)."
-        ),
-    ] = 80.0,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing model file.")] = False,
 ) -> None:
     """Calibrate a trained model on its validation split: coverage minimum, 90 % intervals
@@ -371,7 +364,6 @@ def calibrate_command(
     check_seed(seed)
     check_count(n_reference, "--n-reference")
     check_nonnegative(noise_db, "--noise-db")
-    check_nonnegative(broadside_deg, "--broadside-deg")
     from ..learn.bands import parse_band_sets
 
     parse_band_sets(band_sets)
@@ -395,7 +387,6 @@ def calibrate_command(
             n_reference=n_reference,
             r2_floor=r2_floor,
             seed=seed,
-            broadside_deg=broadside_deg,
         )
     learner.save(out)
     from rich.table import Table
@@ -420,14 +411,6 @@ def calibrate_command(
             "-" if r["ood_embedding_threshold"] is None else f"{r['ood_embedding_threshold']:.1f}",
         )
     console.print(table)
-    if trust.broadside_thresholds is not None:
-        from ..learn.trust import MIN_BROADSIDE
-
-        near = [str(r["n_broadside"]) for r in trust.info["per_band_set"]]
-        console.print(
-            f"predictions at θ ≥ {broadside_deg:g}° have their own OOD thresholds where a band "
-            f"set has ≥ {MIN_BROADSIDE} validation spectra there ({', '.join(near)} per band set)"
-        )
     console.print(
         f"minimum coverage {trust.min_coverage:.3f} (every band set from there on has "
         f"validation R² θ, a, b ≥ {r2_floor:g}); wrote {out}"

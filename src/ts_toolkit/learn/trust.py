@@ -48,10 +48,6 @@ EMBEDDING_BLOBS = ("ood_embedding_mean.npy", "ood_embedding_precision.npy")
 TRUST_BLOBS = (REFERENCE_BLOB, *EMBEDDING_BLOBS)
 #: Quantities that get an interval, with their units.
 INTERVAL_NAMES: dict[str, str] = {"theta": "degree", "a": "m", "b": "m", "Req": "m", "alpha": "1"}
-#: The three OOD scores, by their key in :meth:`Trust.assess`'s output.
-SCORE_NAMES = ("ood_score", "roughness", "ood_embedding_score")
-#: Fewest near-broadside validation spectra of a band set that set their own thresholds.
-MIN_BROADSIDE = 100
 #: Temperatures are fitted in [1, MAX_TEMPERATURE].
 MAX_TEMPERATURE = 100.0
 _LOG_FLOOR = 1e-300
@@ -74,11 +70,6 @@ class Trust:
     embedding_precision: np.ndarray | None = field(default=None, repr=False)
     embedding_threshold: np.ndarray | None = None
     roughness_threshold: np.ndarray | None = None
-    #: Targets predicted at theta >= this (deg) are judged by ``broadside_thresholds``.
-    broadside_deg: float | None = None
-    #: Per score (:data:`SCORE_NAMES`), thresholds (S,) for near-broadside predictions
-    #: (NaN for a band set with too few validation spectra there: its general threshold).
-    broadside_thresholds: dict[str, np.ndarray] | None = None
 
     # -- persistence ----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -96,15 +87,6 @@ class Trust:
             ),
             "ood_embedding_threshold": (
                 None if self.embedding_threshold is None else self.embedding_threshold.tolist()
-            ),
-            "broadside_deg": self.broadside_deg,
-            "ood_thresholds_broadside": (
-                None
-                if self.broadside_thresholds is None
-                else {
-                    k: [None if np.isnan(x) else float(x) for x in v]
-                    for k, v in self.broadside_thresholds.items()
-                }
             ),
             "info": self.info,
         }
@@ -146,12 +128,6 @@ class Trust:
             )
             if d.get("ood_roughness_threshold_db") is not None:
                 trust.roughness_threshold = np.asarray(d["ood_roughness_threshold_db"], float)
-            if d.get("ood_thresholds_broadside") is not None:  # absent in older files
-                trust.broadside_deg = float(d["broadside_deg"])
-                trust.broadside_thresholds = {
-                    k: np.asarray([np.nan if x is None else x for x in v], np.float64)
-                    for k, v in d["ood_thresholds_broadside"].items()
-                }
             if d.get("ood_embedding_threshold") is not None:
                 trust.embedding_threshold = np.asarray(d["ood_embedding_threshold"], np.float64)
                 trust.embedding_mean, trust.embedding_precision = (
@@ -219,32 +195,16 @@ class Trust:
             out[f"{name}_high"] = np.where(ok, high, np.nan)
         score = ood_scores(ts, self.reference)
         out["ood_score"] = score
-        limit = self._thresholds("ood_score", self.ood_threshold, s, theta)
-        out["ood"] = ~(score <= limit)  # NaN score (nothing measured): flagged
+        out["ood"] = ~(score <= self.ood_threshold[s])  # NaN score (nothing measured): flagged
         if self.roughness_threshold is not None:
             rough = roughness(ts)
             out["roughness"] = rough
-            out["ood"] |= rough > self._thresholds("roughness", self.roughness_threshold, s, theta)
+            out["ood"] |= rough > self.roughness_threshold[s]
         if embedding is not None and self.embedding_threshold is not None:
             e = self.embedding_scores(embedding, s)
             out["ood_embedding_score"] = e
-            limit = self._thresholds("ood_embedding_score", self.embedding_threshold, s, theta)
-            out["ood"] |= ~(e <= limit)
+            out["ood"] |= ~(e <= self.embedding_threshold[s])
         return out
-
-    def _thresholds(
-        self, name: str, general: np.ndarray, band_set: np.ndarray, theta: np.ndarray
-    ) -> np.ndarray:
-        """Per target, the threshold of score ``name``: its band set's, or where the
-        prediction is near broadside (theta >= ``broadside_deg``) and the band set has one,
-        the near-broadside threshold."""
-        limit = general[band_set]
-        near_thr = (self.broadside_thresholds or {}).get(name)
-        if near_thr is None or self.broadside_deg is None:
-            return limit
-        near = near_thr[band_set]
-        use = (np.asarray(theta) >= self.broadside_deg) & np.isfinite(near)
-        return np.where(use, near, limit)
 
     def embedding_scores(self, embedding: np.ndarray, band_set: np.ndarray) -> np.ndarray:
         """Mahalanobis distance of each row of ``embedding`` to the nearest class mean of
@@ -368,17 +328,10 @@ def calibrate(
     r2_floor: float = 0.5,
     seed: int = 0,
     n_embedding_fit: int = 3000,
-    broadside_deg: float = 80.0,
 ) -> Trust:
     """Calibrate a trained ``model`` on the validation split of ``ds`` (the data set it was
     trained on: its saved split and fingerprint must match) for ``band_sets`` (text, kHz;
-    see :mod:`ts_toolkit.learn.bands`), and set ``model.trust``. See the module docstring.
-
-    ``broadside_deg`` (> 0): the validation spectra predicted at theta >= it set, per band
-    set with at least :data:`MIN_BROADSIDE` of them, their own threshold of each OOD score
-    (near broadside a spheroid's spectrum changes slowly with its angle, and the spread of
-    the scores is narrower there: an elastic sphere the network places at broadside stands
-    out against it, docs/trust.md); 0: one threshold per score and band set."""
+    see :mod:`ts_toolkit.learn.bands`), and set ``model.trust``. See the module docstring."""
     split = getattr(model, "split", None)
     if split is None or split.validation.size == 0:
         raise ModelMismatchError("the model has no saved validation split to calibrate on")
@@ -414,7 +367,6 @@ def calibrate(
     emb_prec: list[np.ndarray] = []
     emb_thr = np.zeros(n_sets)
     rough_thr = np.zeros(n_sets)
-    near_thr = {k: np.full(n_sets, np.nan) for k in SCORE_NAMES}
     has_embedding = True
     for s, mask in enumerate(masks):
         proba, y, _ = model.predict_with_embedding(np.where(mask, ts_val, np.nan))
@@ -429,28 +381,24 @@ def calibrate(
                 sel = kind == k
                 own = conformal_half_width(res[sel], level) if sel.sum() >= 50 else pooled
                 widths[name][s, k] = own
-        noisy_masked = np.where(mask, noisy_val, np.nan)
-        scores = {"ood_score": ood_scores(noisy_masked, reference)}
-        threshold[s] = float(np.quantile(scores["ood_score"], ood_quantile))
-        scores["roughness"] = roughness(noisy_masked)
-        rough_thr[s] = float(np.quantile(scores["roughness"], ood_quantile))
-        _, y_noisy, emb_val = model.predict_with_embedding(noisy_masked)
+        scores = ood_scores(np.where(mask, noisy_val, np.nan), reference)
+        threshold[s] = float(np.quantile(scores, ood_quantile))
+        rough_thr[s] = float(
+            np.quantile(roughness(np.where(mask, noisy_val, np.nan)), ood_quantile)
+        )
         if has_embedding:
             masked_ref = np.where(mask, reference[fit_rows], np.nan)
             _, _, emb_fit = model.predict_with_embedding(masked_ref)
-            if emb_fit is None or emb_val is None:
+            if emb_fit is None:
                 has_embedding = False
             else:
                 means, prec = fit_embedding(emb_fit, ref_kind[fit_rows], n_kinds)
+                _, _, emb_val = model.predict_with_embedding(np.where(mask, noisy_val, np.nan))
+                assert emb_val is not None
                 e = mahalanobis_min(emb_val, means, prec)
-                scores["ood_embedding_score"] = e
                 emb_thr[s] = float(np.quantile(e, ood_quantile))
                 emb_mean.append(means)
                 emb_prec.append(prec)
-        near = y_noisy[:, 0] >= broadside_deg if broadside_deg > 0 else np.zeros(0, bool)
-        if near.sum() >= MIN_BROADSIDE:
-            for name, v in scores.items():
-                near_thr[name][s] = float(np.quantile(v[near], ood_quantile))
         r2 = {k: _r2(truth[k], pred[k]) for k in ("theta", "a", "b")}
         per_set.append(
             {
@@ -462,13 +410,6 @@ def calibrate(
                 "ood_threshold_db": round(threshold[s], 3),
                 "ood_roughness_threshold_db": round(rough_thr[s], 3),
                 "ood_embedding_threshold": round(emb_thr[s], 3) if has_embedding else None,
-                "n_broadside": int(near.sum()),
-                **{
-                    f"{name}_threshold_broadside": (
-                        None if np.isnan(v[s]) else round(float(v[s]), 3)
-                    )
-                    for name, v in near_thr.items()
-                },
             }
         )
     coverage = np.array([p["coverage"] for p in per_set])
@@ -480,7 +421,6 @@ def calibrate(
         "ood_quantile": ood_quantile,
         "r2_floor": r2_floor,
         "seed": seed,
-        "broadside_deg": broadside_deg,
         "per_band_set": per_set,
     }
     trust = Trust(
@@ -499,10 +439,5 @@ def calibrate(
         trust.embedding_mean = np.stack(emb_mean).astype(np.float32).astype(np.float64)
         trust.embedding_precision = np.stack(emb_prec).astype(np.float32).astype(np.float64)
         trust.embedding_threshold = emb_thr
-    if broadside_deg > 0:
-        trust.broadside_deg = float(broadside_deg)
-        trust.broadside_thresholds = {
-            k: v for k, v in near_thr.items() if has_embedding or k != "ood_embedding_score"
-        }
     model.trust = trust
     return trust
