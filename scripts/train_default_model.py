@@ -174,6 +174,7 @@ def main() -> None:
         sets,
         "--out-dir",
         str(eval_dir),
+        "--overwrite",
     )
     run(
         "evaluate",
@@ -186,6 +187,7 @@ def main() -> None:
         "1",
         "--out-dir",
         str(eval_dir / "noise-1dB"),
+        "--overwrite",
     )
     checks = args.work / "trust-checks.md"
     print("$ python scripts/trust_checks.py", flush=True)
