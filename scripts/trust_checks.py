@@ -135,14 +135,15 @@ def main() -> None:
         low = np.asarray(res["pred_low_coverage"].values, bool)
         cover = np.asarray(res["pred_coverage"].values, float)
         silent = int(((p >= 0.995) & ~ood & ~low).sum())
-        kinds_pred = dict(zip(*np.unique(res["pred_kind"].values.astype(str), return_counts=True)))
+        names, counts = np.unique(res["pred_kind"].values.astype(str), return_counts=True)
+        kinds_pred = ", ".join(f"{n} {int(c)}" for n, c in zip(names, counts, strict=True))
         lines += [
             "",
             f"Real 38 kHz FM file ({REAL_38.name}, min TS {opts.get('min_ts')}): "
             f"{ood.size} targets, coverage {cover.min():.3f}-{cover.max():.3f}, "
             f"{int(low.sum())} below minimum coverage {model.trust.min_coverage:.3f}, "
             f"{int(ood.sum())} flagged OOD ({ood.mean():.3f}), probability "
-            f"{p.min():.2f}-{p.max():.2f} (median {np.median(p):.2f}), kinds {kinds_pred}, "
+            f"{p.min():.2f}-{p.max():.2f} (median {np.median(p):.2f}), kinds: {kinds_pred}; "
             f"p >= 0.995 with no flag: {silent}; median 90 % interval of a "
             f"{1e3 * np.median(res['pred_a_low'].values):.1f}-"
             f"{1e3 * np.median(res['pred_a_high'].values):.1f} mm.",
