@@ -281,7 +281,7 @@ def flagged_part(n: int, seed: int) -> list[dict]:
 
     from ts_toolkit.learn.split import split_dataset
     from ts_toolkit.modelfile import load_model, resolve_model
-    from ts_toolkit_plugins.inversion.learner import CALIBRATION_BAND_SETS, _bands_masks
+    from ts_toolkit_plugins.inversion.learner import CALIBRATION_BAND_SETS, noisy_masked
 
     inv = load_model(resolve_model("inversion"))
     ds = xr.open_dataset(SHARED / "data" / "table1.nc").load()
@@ -289,10 +289,7 @@ def flagged_part(n: int, seed: int) -> list[dict]:
     ts = np.asarray(test["TS"].transpose("target", "frequency").values, float)
     rng = np.random.default_rng(seed)
     pick = np.sort(rng.choice(ts.shape[0], n, replace=False))
-    noisy = ts[pick] + rng.normal(0.0, 1.0, (n, ts.shape[1]))
-    masks = _bands_masks(inv.library_.frequency)
-    for i in range(n):
-        noisy[i, ~masks[i % len(masks)]] = np.nan
+    noisy = noisy_masked(ts[pick], 1.0, inv.library_.frequency, rng)
     out = inv.predict(spectra_ds(inv.library_.frequency, noisy))
     flag = np.asarray(out["ood"].values, bool)
     near = out["theta"].values >= float(inv.settings["broadside_deg"])
@@ -304,7 +301,7 @@ def flagged_part(n: int, seed: int) -> list[dict]:
         {"set": "oblique fits", "n": int((~near).sum()), "flagged": float(flag[~near].mean())}
     )
     for k, name in enumerate(CALIBRATION_BAND_SETS):
-        sel = np.arange(n) % len(masks) == k
+        sel = np.arange(n) % len(CALIBRATION_BAND_SETS) == k
         rows.append({"set": name, "n": int(sel.sum()), "flagged": float(flag[sel].mean())})
     for row in rows:
         print(json.dumps(row), flush=True)

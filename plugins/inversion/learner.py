@@ -75,6 +75,19 @@ def _bands_masks(frequency: np.ndarray) -> list[np.ndarray]:
     return list(band_masks(frequency, parse_band_sets(";".join(CALIBRATION_BAND_SETS)), "bands"))
 
 
+def noisy_masked(
+    ts: np.ndarray, noise_db: float, frequency: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """``ts`` (T, F) dB with ``noise_db`` Gaussian noise, row i masked (NaN) to calibration
+    band set i mod 7 of :data:`CALIBRATION_BAND_SETS` on ``frequency`` (Hz): the spectra
+    the misfit thresholds are set on."""
+    noisy = ts + rng.normal(0.0, noise_db, ts.shape)
+    masks = _bands_masks(frequency)
+    for i in range(ts.shape[0]):
+        noisy[i, ~masks[i % len(masks)]] = np.nan
+    return noisy
+
+
 class InversionLearner(SpectraLearner):
     """Physics-based inversion: library search and exact prolate-spheroid refinement."""
 
@@ -96,8 +109,6 @@ class InversionLearner(SpectraLearner):
         self.misfit_threshold_db_: float | None = None
         #: Threshold for fits at theta >= broadside_deg (None: misfit_threshold_db_ for all).
         self.misfit_threshold_broadside_db_: float | None = None
-        #: (misfits, fitted theta, validation rows) of the threshold's fits, while fitting.
-        self._calibration_fits: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._raw: tuple[Any, Any] | None = None
 
     # -- fitting ---------------------------------------------------------------------------
@@ -125,8 +136,10 @@ class InversionLearner(SpectraLearner):
         n_tau = min(int(self.settings["tau_targets"]), val_ts.shape[0])
         pick = np.sort(rng.choice(val_ts.shape[0], n_tau, replace=False))
         self.tau_db_ = self._fit_tau(val_ts[pick], {k: v[pick] for k, v in truth.items()})
-        self.misfit_threshold_db_, misfits = self._fit_threshold(val_ts)
-        broadside = self._fit_broadside_threshold(val_ts, truth["theta"])
+        self.misfit_threshold_db_, misfits, fitted_theta, used = self._fit_threshold(val_ts)
+        broadside = self._fit_broadside_threshold(
+            val_ts, truth["theta"], misfits, fitted_theta, used
+        )
         return {
             "library_size": int(self.library_.ts.shape[0]),
             "tau_db": round(self.tau_db_, 4),
@@ -167,35 +180,37 @@ class InversionLearner(SpectraLearner):
                 hi = mid
         return float(np.exp(hi))
 
-    def _fit_threshold(self, ts: np.ndarray) -> tuple[float, np.ndarray]:
+    def _fit_threshold(self, ts: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
         """The ``ood_quantile`` of the refined misfits of ``calibration_targets`` validation
-        spectra, each masked to a calibration band set in turn, with ``noise_db`` noise."""
+        spectra, each masked to a calibration band set in turn, with ``noise_db`` noise;
+        also the misfits, the fitted theta (deg) and the validation rows used."""
         lib = self.library_
         assert lib is not None
         rng = np.random.default_rng(int(self.settings["seed"]))
         n = min(int(self.settings["calibration_targets"]), ts.shape[0])
         pick = rng.choice(ts.shape[0], n, replace=False)
         res = self.invert(self._noisy_masked(ts[pick], rng))
-        misfits = res["misfit"]
-        self._calibration_fits = (misfits, res["fit"][:, 2], pick)
-        return float(np.quantile(misfits, float(self.settings["ood_quantile"]))), misfits
+        threshold = float(np.quantile(res["misfit"], float(self.settings["ood_quantile"])))
+        return threshold, res["misfit"], res["fit"][:, 2], pick
 
     def _noisy_masked(self, ts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """``ts`` with ``noise_db`` Gaussian noise, row i masked to calibration band set
-        i mod 7."""
         assert self.library_ is not None
-        noisy = ts + rng.normal(0.0, float(self.settings["noise_db"]), ts.shape)
-        masks = _bands_masks(self.library_.frequency)
-        for i in range(ts.shape[0]):
-            noisy[i, ~masks[i % len(masks)]] = np.nan
-        return noisy
+        return noisy_masked(ts, float(self.settings["noise_db"]), self.library_.frequency, rng)
 
-    def _fit_broadside_threshold(self, ts: np.ndarray, theta: np.ndarray) -> dict[str, Any]:
+    def _fit_broadside_threshold(
+        self,
+        ts: np.ndarray,
+        theta: np.ndarray,
+        misfits: np.ndarray,
+        fitted_theta: np.ndarray,
+        used: np.ndarray,
+    ) -> dict[str, Any]:
         """The near-broadside misfit threshold: the ``ood_quantile`` of the misfits of the
         calibration fits at theta >= ``broadside_deg``, among the random ones of
-        :meth:`_fit_threshold` and ``broadside_targets`` more validation spectra whose
-        true theta is within 5 degrees of ``broadside_deg`` or above it (a stratum: at
-        random, about one target in nine is fitted there).
+        :meth:`_fit_threshold` (``misfits``, ``fitted_theta``, validation rows ``used``)
+        and ``broadside_targets`` more validation spectra whose true theta is within 5
+        degrees of ``broadside_deg`` or above it (a stratum: at random, about one target in
+        nine is fitted there).
 
         Why: near broadside a spheroid's spectrum changes slowly with its angle, so fits
         reach the noise level (1 dB noise: 99th percentile about 2.9 dB), while at oblique
@@ -204,9 +219,6 @@ class InversionLearner(SpectraLearner):
         spheroid fits at broadside no better than about 3 dB (docs/inversion.md)."""
         cut = float(self.settings["broadside_deg"])
         self.misfit_threshold_broadside_db_ = None
-        assert self._calibration_fits is not None
-        misfits, fitted_theta, used = self._calibration_fits
-        self._calibration_fits = None
         if cut <= 0:
             return {}
         rng = np.random.default_rng(int(self.settings["seed"]) + 1)
