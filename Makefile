@@ -14,7 +14,8 @@ STAMP313  := $(VENV313)/.installed-stamp
 # (the EK80 path through echopype 0.12: our .raw files and echopype's own converted files
 # read back through the same chain as on 3.11; the .raw-only reader tests run in .venv, which
 # keeps CI under 20 minutes on 2 cores)
-TESTS313  := tests/test_ek80_echopype_input.py tests/test_synth_echopype.py tests/test_ek80_files.py
+TESTS313  := tests/test_ek80_echopype_input.py tests/test_synth_echopype.py tests/test_ek80_files.py \
+             tests/test_ek80_direct.py
 
 .PHONY: all venv venv313 demo test test313 bench bench-cluster bench-large bench-inversion lint clean
 

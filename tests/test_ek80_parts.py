@@ -1,5 +1,6 @@
-"""A large EK80 file is read in parts of whole pings (bounded memory per worker): the
-targets are exactly those of one read of the whole file."""
+"""With ``sample_reader=echopype``, a large EK80 file is read in parts of whole pings
+(bounded memory per worker): the targets are exactly those of one read of the whole file.
+(The direct reader, the default, reads one ping at a time: tests/test_ek80_direct.py.)"""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from ts_toolkit_plugins.ek80.salvage import plan_salvage
 from ts_toolkit_plugins.ek80.source import Ek80Source
 
 FM_FILE = SHARED / "ek80" / "fm-wbtmini-38-200kHz-6pings.raw"
-OPTIONS = {"min_ts": -90.0}
+OPTIONS = {"min_ts": -90.0, "sample_reader": "echopype"}
 
 
 def extract(path: Path) -> xr.Dataset:

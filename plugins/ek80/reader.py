@@ -107,6 +107,8 @@ def _stage(vend: Any, prefix: str, channel: str) -> FilterStage | None:
     imag = np.asarray(sel[names[1]].values, float)
     deci = np.asarray(sel[names[2]].values, float).ravel()
     if real.ndim > 1:  # (filter_time, n): the first filter set
+        if real.shape[0] == 0:  # no FIL1 datagram in the file
+            return None
         real, imag = real[0], imag[0]
     ok = np.isfinite(real) & np.isfinite(imag)
     deci = deci[np.isfinite(deci)]
@@ -337,14 +339,7 @@ def iter_fm_pings(
             for ping in _channel_pings(ed, beam, vend, env, ch, p, info):
                 n_yielded += 1
                 yield ping
-    if n_yielded == 0:
-        empty = info["empty_pings"] - empty_before
-        if empty:
-            raise InputFileError(
-                f"damaged data in {p}: none of its {empty} FM pings has a finite sample "
-                "(lost or empty chunks?)"
-            )
-        raise NoFmDataError(f"no FM (broadband) channels in {p}: no FM complex data in this file")
+    check_yielded(n_yielded, info["empty_pings"] - empty_before, p)
 
 
 #: Samples (bytes, real and imaginary parts together) loaded at a time from one channel of
@@ -364,6 +359,90 @@ def _load(p: str | Path, what: str, get: Any) -> Any:
         raise InputFileError(f"damaged data in {p}: cannot read {what}: {msg}") from exc
 
 
+class ChannelSetup:
+    """What every FM ping of one channel shares: its filter stages, beam type, receiver
+    sampling rate and calibration (per pulse duration), from the beam group ``beam`` and
+    the ``Vendor_specific`` group ``vend`` of an EchoData; :meth:`ping` makes a
+    :class:`ChannelPing` of one ping's samples and transmit values. Used by the echopype
+    reader below and by :mod:`.direct`."""
+
+    def __init__(self, beam: Any, vend: Any, env: Environment, channel: str, p: str | Path):
+        stages = [s for s in (_stage(vend, "WBT", channel), _stage(vend, "PC", channel)) if s]
+        if not stages:
+            raise InputFileError(
+                f"{p}: channel {channel} has FM samples but no filter coefficients (FIL1 datagrams)"
+            )
+        self.beam, self.vend, self.env, self.channel = beam, vend, env, channel
+        self.stages = stages
+        self.beam_type = int(_value(beam, "beam_type", channel, 0))
+        self.total_deci = int(np.prod([st.decimation for st in stages]))
+        self.rx_rate = _value(vend, "receiver_sampling_frequency", channel, np.nan)
+        self._calibrations: dict[float, Calibration] = {}
+
+    def calibration(self, duration: float) -> Calibration:
+        """The calibration for a pulse of ``duration`` (s), made once per duration."""
+        if duration not in self._calibrations:
+            self._calibrations[duration] = _calibration(
+                self.beam, self.vend, self.channel, duration
+            )
+        return self._calibrations[duration]
+
+    def ping(
+        self,
+        samples: np.ndarray,
+        values: dict[str, float],
+        sample_offset: int,
+        ping_time: Any,
+        transducer_depth: float,
+        info: dict[str, Any],
+    ) -> ChannelPing:
+        """One ping: complex ``samples`` (sector, sample), its :data:`PER_PING` ``values``
+        (SI), RAW3 sample offset, time and transducer depth (m). Records the calibration's
+        source in ``info["channels"]``."""
+        dt = float(values["sample_interval"])
+        duration = float(values["transmit_duration_nominal"])
+        cal = self.calibration(duration)
+        info["channels"][self.channel] = cal.source
+        return ChannelPing(
+            samples=samples,
+            sample_interval=dt,
+            f_start=float(values["transmit_frequency_start"]),
+            f_stop=float(values["transmit_frequency_stop"]),
+            duration=duration,
+            slope=float(values["slope"]),
+            transmit_power=float(values["transmit_power"]),
+            fs=base_rate(self.rx_rate, self.total_deci, dt),
+            stages=self.stages,
+            beam_type=self.beam_type if samples.shape[0] > 1 else 0,
+            calibration=cal,
+            environment=self.env,
+            sample_offset=sample_offset,
+            channel=self.channel,
+            ping_time=ping_time,
+            transducer_depth=transducer_depth,
+        )
+
+
+def is_fm(transmit_type: Any) -> bool:
+    """Whether echopype's ``transmit_type`` value (CW, LFM, FMD) names an FM pulse."""
+    # str() per value: a zarr-3 store gives numpy's variable-width StringDType, which
+    # astype(str) cannot cast
+    return "FM" in str(transmit_type).upper()
+
+
+def check_yielded(n_yielded: int, empty: int, p: str | Path) -> None:
+    """Raise when a file gave no FM ping: all of its ``empty`` FM pings lacked samples
+    (:class:`InputFileError`), or it has none (:class:`NoFmDataError`)."""
+    if n_yielded:
+        return
+    if empty:
+        raise InputFileError(
+            f"damaged data in {p}: none of its {empty} FM pings has a finite sample "
+            "(lost or empty chunks?)"
+        )
+    raise NoFmDataError(f"no FM (broadband) channels in {p}: no FM complex data in this file")
+
+
 def _channel_pings(
     ed: Any,
     beam: Any,
@@ -377,20 +456,10 @@ def _channel_pings(
     samples a block of pings at a time (:data:`BLOCK_BYTES`)."""
     b = beam.sel(channel=ch)
     ttype = np.asarray(_load(p, f"channel {ch} transmit_type", lambda: b["transmit_type"].values))
-    # str() per value: a zarr-3 store gives numpy's variable-width StringDType, which
-    # astype(str) cannot cast
-    fm = np.array(["FM" in str(t).upper() for t in ttype.reshape(-1)], dtype=bool)
+    fm = np.array([is_fm(t) for t in ttype.reshape(-1)], dtype=bool)
     if not fm.any():
         return
-    stages = [s for s in (_stage(vend, "WBT", ch), _stage(vend, "PC", ch)) if s]
-    if not stages:
-        raise InputFileError(
-            f"{p}: channel {ch} has FM samples but no filter coefficients (FIL1 datagrams)"
-        )
-    beam_type = int(_value(beam, "beam_type", ch, 0))
-    total_deci = int(np.prod([st.decimation for st in stages]))
-    rx_rate = _value(vend, "receiver_sampling_frequency", ch, np.nan)
-    cal_cache: dict[float, Calibration] = {}
+    setup = ChannelSetup(beam, vend, env, ch, p)
     per_ping = _load(p, f"channel {ch} transmit parameters", lambda: _per_ping(b))
     offsets = (  # RAW3's sample offset as a time (s), where echopype keeps it
         np.asarray(b["sample_time_offset"].values).reshape(-1)
@@ -416,33 +485,16 @@ def _channel_pings(
             if s is None:
                 info["empty_pings"] += 1
                 continue
-            dt = float(per_ping["sample_interval"][k])
+            values = {name: per_ping[name][k] for name in PER_PING}
             offset = 0
             if offsets is not None:
-                offset = int(round(float(np.nan_to_num(offsets[k])) / dt))
-            duration = float(per_ping["transmit_duration_nominal"][k])
-            if duration not in cal_cache:
-                cal_cache[duration] = _calibration(beam, vend, ch, duration)
-            cal = cal_cache[duration]
-            info["channels"][ch] = cal.source
-            yield ChannelPing(
-                samples=s,
-                sample_interval=dt,
-                f_start=float(per_ping["transmit_frequency_start"][k]),
-                f_stop=float(per_ping["transmit_frequency_stop"][k]),
-                duration=duration,
-                slope=float(per_ping["slope"][k]),
-                transmit_power=float(per_ping["transmit_power"][k]),
-                fs=base_rate(rx_rate, total_deci, dt),
-                stages=stages,
-                beam_type=beam_type if s.shape[0] > 1 else 0,
-                calibration=cal,
-                environment=env,
-                sample_offset=offset,
-                channel=ch,
-                ping_time=times[k],
-                transducer_depth=float(depths[k]),
-            )
+                offset = sample_offset(offsets[k], float(values["sample_interval"]))
+            yield setup.ping(s, values, offset, times[k], float(depths[k]), info)
+
+
+def sample_offset(offset_time: float, sample_interval: float) -> int:
+    """RAW3's sample offset (samples) from echopype's ``sample_time_offset`` (s; NaN: 0)."""
+    return int(round(float(np.nan_to_num(offset_time)) / sample_interval))
 
 
 def read_fm_pings(

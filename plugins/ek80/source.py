@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from ts_toolkit.errors import InputFileError, TsToolkitWarning
+from ts_toolkit.errors import InputFileError, InvalidParameterError, TsToolkitWarning
 from ts_toolkit.interfaces import Source, SyntheticSurvey
 from ts_toolkit.options import option
 
@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from ts_toolkit.parameters import ParameterSpace
+
+#: Values of the ``sample_reader`` option (see :mod:`.direct`).
+SAMPLE_READERS = ("direct", "echopype")
 
 METHOD = (
     "Andersen et al. 2024 (Methods Ecol. Evol. 15:317); Demer et al. 2015 "
@@ -67,7 +70,16 @@ class Ek80Options(DetectionSettings, TsfSettings, BottomOptions):
     range_tolerance: float = option(
         0.1, "Range difference within which targets of two channels are merged.", unit="m"
     )
-    use_swap: bool = option(False, "Let echopype keep samples on disk (large files).")
+    sample_reader: str = option(
+        "direct",
+        "How a .raw file's samples are read: 'direct' (from its RAW3 datagrams, echopype "
+        "converting only the configuration, navigation and motion) or 'echopype' (the whole "
+        "file through echopype.open_raw: about twice the extraction time). Both give the "
+        "same targets; 'direct' falls back to 'echopype' for what it does not read.",
+    )
+    use_swap: bool = option(
+        False, "Let echopype keep samples on disk (large files; sample_reader=echopype)."
+    )
     calibration: str | None = option(
         None,
         "Calibration file applied instead of the one each .raw file carries: an EK80 "
@@ -82,6 +94,11 @@ class Ek80Options(DetectionSettings, TsfSettings, BottomOptions):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.sample_reader not in SAMPLE_READERS:
+            raise InvalidParameterError(
+                f"sample_reader must be one of {', '.join(SAMPLE_READERS)}, not "
+                f"{self.sample_reader!r}"
+            )
         if self.calibration:  # a missing or malformed file is an error before any reading
             from .calfile import load_calibration
 
@@ -236,7 +253,15 @@ class Ek80Source(Source):
             raise InputFileError(f"{p} is not an EK80 .raw file (no XML0 datagram first)")
         det, tsf = _settings(options)
         with readable_parts(p) as (parts, plan), one_blas_thread():
-            ds = self._extract(p, parts, plan, det, tsf, options)
+            direct = None
+            if options.sample_reader == "direct" and not options.use_swap:
+                from .direct import DirectRead
+
+                direct = DirectRead.prepare(p, plan)
+            ds = self._extract(p, iter([direct]) if direct else parts, plan, det, tsf, options)
+        ds.attrs["sample_reader"] = (
+            "direct (RAW3 datagrams; echopype for the configuration)" if direct else "echopype"
+        )
         warning = plan.warning()
         ds.attrs["warnings"] = to_attr([warning] if warning else [])
         ds.attrs["pings_read"] = plan.kept_pings
@@ -319,6 +344,7 @@ class Ek80Source(Source):
         numbering the pings): the same targets, in the same order, as from one read of the
         whole file."""
         from .core import PingResult, Replica, process_ping
+        from .direct import DirectRead
         from .merge import merge_targets
         from .navigation import whereabouts
         from .reader import NoFmDataError, iter_fm_pings
@@ -345,7 +371,12 @@ class Ek80Source(Source):
         for part in parts:
             n_parts += 1
             try:
-                for ping in iter_fm_pings(part, info, channels, label, **open_kwargs):
+                pings_of_part = (
+                    part.fm_pings(info, channels, label)
+                    if isinstance(part, DirectRead)
+                    else iter_fm_pings(part, info, channels, label, **open_kwargs)
+                )
+                for ping in pings_of_part:
                     rank.setdefault(ping.channel, len(rank))
                     if calset is not None:
                         ping = calset.apply(ping)
@@ -383,9 +414,9 @@ class Ek80Source(Source):
                     # keep what the consistency step needs, not the per-sample profiles
                     pings.append((ping.channel, _light(result)))
             except NoFmDataError as exc:  # this part has none; another may
-                no_fm.append(relabel(exc, part, p, plan) if plan else exc)
+                no_fm.append(relabel(exc, _file_of(part), p, plan) if plan else exc)
             except InputFileError as exc:
-                raise (relabel(exc, part, p, plan) if plan else exc) from exc
+                raise (relabel(exc, _file_of(part), p, plan) if plan else exc) from exc
         if no_fm and len(no_fm) == n_parts:
             raise no_fm[0]
         if not used:
@@ -484,6 +515,13 @@ def _ping_times(ed: Any) -> np.ndarray:
         if "Beam_group" in name and ed[name] is not None and "ping_time" in ed[name].dims
     ]
     return np.unique(np.concatenate(times)) if times else np.array([], dtype="datetime64[ns]")
+
+
+def _file_of(part: Any) -> Path:
+    """The file echopype read for ``part`` (a part of a file, or a direct read's
+    configuration file), whose name errors replace with the original's."""
+    workfile = getattr(part, "workfile", None)
+    return Path(workfile) if workfile is not None else Path(part)
 
 
 def _nt_ticks(times: np.ndarray) -> np.ndarray:
