@@ -7,8 +7,10 @@
 3. in this process, on the first survey: `echopype.open_raw` + reading every sample
    (backscatter_r/i) against the toolkit's extraction (`Ek80Source().open`, single-target
    detection and TS(f) of every target), alternately, --repeat times: wall and CPU time,
-   the ratio, and how much of the extraction is echopype itself (it reads the file in
-   parts of whole pings, see plugins/ek80/pieces.py);
+   the ratio, and how much of the extraction is echopype itself (the default direct
+   reader has echopype convert only the configuration, see plugins/ek80/direct.py); and
+   the extraction with `sample_reader=echopype` (every sample through echopype, in parts
+   of whole pings: plugins/ek80/pieces.py), the reader used before;
 4. starts a `dask scheduler` and --workers `dask worker` processes (one thread each) on
    this machine and runs `batch` (extract + classify with the bundled model) on the
    surveys through their tcp:// address, after a warm-up of every worker on the small
@@ -120,6 +122,9 @@ def in_process(path: Path, small: Path, repeat: int, min_ts: float) -> dict[str,
         nonlocal targets
         targets = Ek80Source().open(path, min_ts=min_ts).sizes["target"]
 
+    def extract_via_echopype() -> None:
+        Ek80Source().open(path, min_ts=min_ts, sample_reader="echopype")
+
     Ek80Source().open(small, min_ts=min_ts)  # imports and first calls
     reader.open_echodata = counted
     runs = []
@@ -128,7 +133,9 @@ def in_process(path: Path, small: Path, repeat: int, min_ts: float) -> dict[str,
             e = timed(echopype_read)
             spent.update(echopype=0.0, calls=0)
             x = timed(extract)
-            runs.append({"echopype": e, "extract": x, "inner": dict(spent), "load": load()})
+            inner = dict(spent)
+            old = timed(extract_via_echopype)
+            runs.append({"echopype": e, "extract": x, "inner": inner, "old": old, "load": load()})
     finally:
         reader.open_echodata = original
     return {"runs": runs, "targets": targets}
@@ -238,8 +245,16 @@ def main() -> None:
             (
                 f"in process, run {i}: extraction (`Ek80Source().open`)",
                 f"{xw:.1f} s wall, {xc:.1f} s CPU ({sizes[0] / xw:.1f} MB/s, "
-                f"{local['targets']} targets); of which echopype on {inner['calls']} parts "
-                f"{inner['echopype']:.1f} s CPU",
+                f"{local['targets']} targets); of which `echopype.open_raw` (the "
+                f"configuration, {inner['calls']} call) {inner['echopype']:.1f} s CPU",
+            )
+        )
+        ow, oc = r["old"]
+        rows.append(
+            (
+                f"in process, run {i}: extraction with `sample_reader=echopype`",
+                f"{ow:.1f} s wall, {oc:.1f} s CPU ({sizes[0] / ow:.1f} MB/s; every sample "
+                "through echopype, the reader before the direct one)",
             )
         )
         rows.append(
