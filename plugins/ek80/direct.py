@@ -270,13 +270,11 @@ class DirectRead:
     ) -> Iterator[ChannelPing]:
         from .reader import (
             ChannelSetup,
-            _beam_groups,
             _complex_sectors,
-            _environment,
+            beam_channels,
             check_yielded,
-            echopype_version,
+            file_setup,
             is_fm,
-            nmea_records,
             open_echodata,
             sample_offset,
             transducer_depths,
@@ -284,14 +282,7 @@ class DirectRead:
 
         assert self.workfile is not None
         ed = open_echodata(self.workfile)
-        info.setdefault("channels", {})
-        info.setdefault("empty_pings", 0)
-        info["echopype_version"] = echopype_version()
-        info.setdefault("nmea", set()).update(nmea_records(ed))
-        vend = ed["Vendor_specific"]
-        if vend is None:
-            raise InputFileError(f"{p}: no Vendor_specific group (filters, calibration)")
-        env = _environment(ed)
+        vend, env = file_setup(ed, info, p)
         by_channel: dict[str, list[SamplePing]] = {}
         for ping in self.pings:
             if ping.fm:
@@ -299,31 +290,25 @@ class DirectRead:
         n_yielded = 0
         empty_before = info["empty_pings"]
         with open(self.path, "rb") as fh:
-            for beam in _beam_groups(ed):
-                if "transmit_type" not in beam:
+            for beam, ch in beam_channels(ed, channels):
+                ttype = np.asarray(beam["transmit_type"].sel(channel=ch).values)
+                if not any(is_fm(t) for t in ttype.reshape(-1)):
                     continue
-                for ch in [str(c) for c in beam["channel"].values]:
-                    if channels and ch not in channels:
+                todo = by_channel.pop(ch, [])
+                if not todo:
+                    continue
+                setup = ChannelSetup(beam, vend, env, ch, p)
+                times = np.array([ping_time(s.frame.time) for s in todo])
+                depths = transducer_depths(ed, ch, times)
+                for k, s in enumerate(todo):
+                    samples = _read_samples(fh, s, _complex_sectors)
+                    if samples is None:
+                        info["empty_pings"] += 1
                         continue
-                    ttype = np.asarray(beam["transmit_type"].sel(channel=ch).values)
-                    if not any(is_fm(t) for t in ttype.reshape(-1)):
-                        continue
-                    todo = by_channel.pop(ch, [])
-                    if not todo:
-                        continue
-                    setup = ChannelSetup(beam, vend, env, ch, p)
-                    times = np.array([ping_time(s.frame.time) for s in todo])
-                    depths = transducer_depths(ed, ch, times)
-                    for k, s in enumerate(todo):
-                        samples = _read_samples(fh, s, _complex_sectors)
-                        if samples is None:
-                            info["empty_pings"] += 1
-                            continue
-                        dt = s.values["sample_interval"]
-                        offset = sample_offset(s.offset * dt, dt)
-                        n_yielded += 1
-                        depth = float(depths[k])
-                        yield setup.ping(samples, s.values, offset, times[k], depth, info)
+                    dt = s.values["sample_interval"]
+                    offset = sample_offset(s.offset * dt, dt)
+                    n_yielded += 1
+                    yield setup.ping(samples, s.values, offset, times[k], float(depths[k]), info)
         check_yielded(n_yielded, info["empty_pings"] - empty_before, p)
 
 

@@ -320,6 +320,19 @@ def iter_fm_pings(
     if label is not None:
         p = label
     info = {} if info is None else info
+    vend, env = file_setup(ed, info, p)
+    n_yielded = 0
+    empty_before = info["empty_pings"]
+    for beam, ch in beam_channels(ed, channels):
+        for ping in _channel_pings(ed, beam, vend, env, ch, p, info):
+            n_yielded += 1
+            yield ping
+    check_yielded(n_yielded, info["empty_pings"] - empty_before, p)
+
+
+def file_setup(ed: Any, info: dict[str, Any], p: str | Path) -> tuple[Any, Environment]:
+    """(``Vendor_specific`` group, environment) of EchoData ``ed`` (of file ``p``), and
+    ``info``'s entries for the file (see :func:`iter_fm_pings`) set up."""
     info.setdefault("channels", {})
     info.setdefault("empty_pings", 0)
     info["echopype_version"] = echopype_version()
@@ -327,19 +340,18 @@ def iter_fm_pings(
     vend = ed["Vendor_specific"]
     if vend is None:
         raise InputFileError(f"{p}: no Vendor_specific group (filters, calibration)")
-    env = _environment(ed)
-    n_yielded = 0
-    empty_before = info["empty_pings"]
+    return vend, _environment(ed)
+
+
+def beam_channels(ed: Any, channels: list[str] | None) -> Iterator[tuple[Any, str]]:
+    """(beam group, channel id) of every complex channel of ``ed`` (only ``channels`` when
+    given), in echopype's order: the order in which the readers yield pings."""
     for beam in _beam_groups(ed):
         if "transmit_type" not in beam:
             continue
         for ch in [str(c) for c in beam["channel"].values]:
-            if channels and ch not in channels:
-                continue
-            for ping in _channel_pings(ed, beam, vend, env, ch, p, info):
-                n_yielded += 1
-                yield ping
-    check_yielded(n_yielded, info["empty_pings"] - empty_before, p)
+            if not channels or ch in channels:
+                yield beam, ch
 
 
 #: Samples (bytes, real and imaginary parts together) loaded at a time from one channel of
