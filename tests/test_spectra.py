@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -88,3 +90,32 @@ def test_write_is_atomic_and_validates(tmp_path):
     with pytest.raises(SpectraValidationError):
         write_spectra(ds, tmp_path / "x.nc")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_spectra_files_take_no_scheduler_lock_while_a_dask_client_is_active(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """``batch`` on a cluster saves each file's result while its Client is the default:
+    xarray must not guard those writes (and reads) with a ``distributed.Lock`` on the
+    scheduler, a round trip per variable (about 1 s per small file)."""
+    from distributed import Client, LocalCluster
+    from distributed.lock import Lock
+
+    taken = []
+    real_acquire = Lock.acquire
+    monkeypatch.setattr(
+        Lock,
+        "acquire",
+        lambda self, *a, **k: taken.append(self.name) or real_acquire(self, *a, **k),
+    )
+    ds = make_spectra(np.linspace(45e3, 260e3, 5), np.full((2, 5), -50.0), kind=["gas", "liquid"])
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        Client(cluster),
+    ):
+        write_spectra(ds, tmp_path / "a.nc")
+        back = read_spectra(tmp_path / "a.nc")
+    assert taken == []
+    np.testing.assert_array_equal(back["TS"].values, ds["TS"].values)
