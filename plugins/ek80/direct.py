@@ -14,9 +14,13 @@ navigation and the order of the channels.
 
 The pings are the :class:`~.core.ChannelPing` s the echopype reader (:mod:`.reader`) makes
 of the whole file, bit for bit, in the same order (tests/test_ek80_direct.py compares the
-two on every file at hand). Where this module would not read a file as echopype does, it
-declines (:meth:`DirectRead.prepare` returns None) and the caller reads the file through
-echopype: complex samples in float16, a pulse form other than CW (0) and LFM (1), a RAW3
+two on every file at hand). A file whose whole-file conversion echopype cannot finish may
+still be read here (seen once: a synthetic survey with some pings relabelled CW but keeping
+FM frequency attributes, where echopype 0.11 stopped on per-ping values of unequal lengths).
+
+Where this module would not read a file as echopype does, it declines
+(:meth:`DirectRead.prepare` returns None) and the caller reads the file through echopype:
+complex samples in float16, a pulse form other than CW (0) and LFM (1), a RAW3
 datagram with the samples of another channel than its Parameter datagram names, a channel
 with both complex and power/angle pings, a RAW3 datagram without samples, a header or
 Parameter that cannot be read, or a file without any complex FM ping (echopype's reading
