@@ -46,6 +46,17 @@ from ts_toolkit.errors import InputFileError
 from .core import ChannelPing
 from .datagrams import CHANNEL_ID_BYTES, Frame
 from .pieces import is_setup, write_frames
+from .reader import (
+    ChannelSetup,
+    _complex_sectors,
+    beam_channels,
+    check_yielded,
+    file_setup,
+    is_fm,
+    open_echodata,
+    sample_offset,
+    transducer_depths,
+)
 from .salvage import SalvagePlan, relabel
 
 #: RAW3 header after the datagram's length, type and time: channel id (128 bytes), data
@@ -53,19 +64,9 @@ from .salvage import SalvagePlan, relabel
 _RAW3_HEAD = struct.Struct(f"<{CHANNEL_ID_BYTES}sh2xii")
 _HEAD_BYTES = 16  # length, type, time
 #: data type bits: power, angle (int16 pairs and int8 pairs per sample, before the complex
-#: samples), complex float16, complex float32; bits 8-10: complex values per sample
-_POWER, _ANGLE, _FLOAT16, _FLOAT32 = 0b1, 0b10, 0b100, 0b1000
-#: Parameter attributes every FM ping needs (echopype's names in brackets in the docs)
-_PARAMETERS = (
-    "ChannelID",
-    "PulseForm",
-    "FrequencyStart",
-    "FrequencyEnd",
-    "PulseDuration",
-    "SampleInterval",
-    "TransmitPower",
-    "Slope",
-)
+#: samples), complex float32 (0b100 is float16, not read here); bits 8-10: complex values
+#: per sample
+_POWER, _ANGLE, _FLOAT32 = 0b1, 0b10, 0b1000
 _NT_EPOCH = datetime.datetime(1601, 1, 1)
 _UNIX_EPOCH = datetime.datetime(1970, 1, 1)
 _CW, _LFM = 0, 1
@@ -195,18 +196,16 @@ def _sample_pings(fh: BinaryIO, keep: list[Frame]) -> list[SamplePing]:
     return out
 
 
-def _first_pings(pings: list[SamplePing]) -> list[Frame]:
-    """The Parameter and RAW3 datagrams of the first ping of each channel, and of its first
-    FM ping: what echopype needs to build the same beam groups, in the same channel order,
-    as from the whole file."""
-    seen: set[tuple[str, bool]] = set()
-    frames: list[Frame] = []
+def _first_pings(pings: list[SamplePing]) -> set[int]:
+    """Byte offsets of the Parameter and RAW3 datagrams of the first ping of each channel,
+    and of its first FM ping: what echopype needs to build the same beam groups, in the
+    same channel order, as from the whole file."""
+    first: dict[tuple[str, bool], SamplePing] = {}
     for ping in pings:
-        for key in ((ping.channel, False), (ping.channel, ping.fm)):
-            if key not in seen and (not key[1] or ping.fm):
-                seen.add(key)
-                frames += [ping.parameter, ping.frame]
-    return frames
+        first.setdefault((ping.channel, False), ping)
+        if ping.fm:
+            first.setdefault((ping.channel, True), ping)
+    return {f.offset for ping in first.values() for f in (ping.parameter, ping.frame)}
 
 
 class DirectRead:
@@ -235,7 +234,7 @@ class DirectRead:
     def metadata_frames(self) -> list[Frame]:
         """Every kept datagram but the samples and pulse descriptions, and the first pings
         (:func:`_first_pings`), in file order."""
-        first = {f.offset for f in _first_pings(self.pings)}
+        first = _first_pings(self.pings)
         return [
             f
             for f in self.plan.keep
@@ -272,18 +271,6 @@ class DirectRead:
     def _pings(
         self, info: dict[str, Any], channels: list[str] | None, p: str | Path
     ) -> Iterator[ChannelPing]:
-        from .reader import (
-            ChannelSetup,
-            _complex_sectors,
-            beam_channels,
-            check_yielded,
-            file_setup,
-            is_fm,
-            open_echodata,
-            sample_offset,
-            transducer_depths,
-        )
-
         assert self.workfile is not None
         ed = open_echodata(self.workfile)
         vend, env = file_setup(ed, info, p)
@@ -305,7 +292,7 @@ class DirectRead:
                 times = np.array([ping_time(s.frame.time) for s in todo])
                 depths = transducer_depths(ed, ch, times)
                 for k, s in enumerate(todo):
-                    samples = _read_samples(fh, s, _complex_sectors)
+                    samples = _read_samples(fh, s)
                     if samples is None:
                         info["empty_pings"] += 1
                         continue
@@ -316,10 +303,10 @@ class DirectRead:
         check_yielded(n_yielded, info["empty_pings"] - empty_before, p)
 
 
-def _read_samples(fh: BinaryIO, ping: SamplePing, complex_sectors: Any) -> np.ndarray | None:
-    """One ping's complex samples (sector, sample) as the echopype reader makes them of
-    echopype's float32 parts (``complex_sectors``: :func:`.reader._complex_sectors`)."""
+def _read_samples(fh: BinaryIO, ping: SamplePing) -> np.ndarray | None:
+    """One ping's complex samples (sector, sample), made of their float32 parts as the
+    echopype reader makes them of echopype's (:func:`.reader._complex_sectors`)."""
     fh.seek(ping.data_start)
     raw = fh.read(8 * ping.count * ping.sectors)
     data = np.frombuffer(raw, dtype=np.complex64).reshape(ping.count, ping.sectors)
-    return complex_sectors(data.real, data.imag)
+    return _complex_sectors(data.real, data.imag)
